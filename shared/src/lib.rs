@@ -1,0 +1,15 @@
+//! Journeyboard's shared vocabulary: the board document's schema and the plain types both the
+//! server and the WebAssembly client use.
+//!
+//! - [`model`]: plain serde types (templates, phases, roles, stages, lanes, notes, summaries).
+//! - [`templates`]: the default stages and lanes each map type starts with (from DOMAIN.md).
+//! - [`schema`]: the only code that knows the Y.Doc's root names and shapes; a typed view to
+//!   read and write a board through any yrs transaction.
+//!
+//! No tokio, no axum, no clock: this crate compiles for wasm32 and for the server alike.
+
+pub mod model;
+pub mod schema;
+pub mod templates;
+
+pub use model::*;
