@@ -1,1 +1,26 @@
-//! placeholder
+//! The Journeyboard server: one live yrs document per board, synced with any Yjs client over
+//! the y-websocket protocol, persisted in sled.
+//!
+//! Module map:
+//! - [`cli`]: the `journeyboard` command (flags, tracing, store, bind, run).
+//! - [`config`]: settings from flags and environment.
+//! - [`app`]: shared state, router, static files, [`app::run`].
+//! - [`api`]: the boards HTTP API; [`access`]: board lookup and token check; [`auth`]: tokens.
+//! - [`ws`]: the only WebSocket code: moves frames between a socket and a room.
+//! - [`room`]: socket-free live boards: sync protocol, relay, presence, load and unload.
+//! - [`store`]: a small storage trait; sled by default, in-memory for unit tests.
+//! - [`error`]: the HTTP error type.
+
+pub mod access;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod room;
+pub mod store;
+pub mod ws;
+
+pub use app::{run, AppState};
+pub use config::Config;

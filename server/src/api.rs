@@ -1,0 +1,125 @@
+//! The boards HTTP API: create a board, read its summary.
+
+use crate::access;
+use crate::app::AppState;
+use crate::auth::{hash_token, BoardTokens};
+use crate::error::AppError;
+use crate::store::BoardMeta;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use journeyboard_shared::schema::new_board_doc;
+use journeyboard_shared::{BoardSummary, Template};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+use yrs::{ReadTxn, StateVector, Transact};
+
+/// Longest board title accepted, in characters: a title is a headline, not a document.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// `POST /api/boards` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBoard {
+    #[serde(default)]
+    pub title: String,
+    pub template: String,
+}
+
+/// `POST /api/boards` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedBoard {
+    pub id: String,
+    pub facilitator_token: String,
+    pub participant_token: String,
+    pub viewer_token: String,
+    pub links: Links,
+}
+
+/// The URLs a person opens in a browser, one per role. The token travels in the fragment so
+/// it never reaches server logs or a Referer header.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Links {
+    pub facilitator: String,
+    pub participant: String,
+    pub viewer: String,
+}
+
+/// `?t=TOKEN`
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    pub t: Option<String>,
+}
+
+pub async fn create_board(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<CreateBoard>, JsonRejection>,
+) -> Result<(StatusCode, Json<CreatedBoard>), AppError> {
+    let Json(body) = body
+        .map_err(|e| AppError::bad_request(format!("invalid request body: {}", e.body_text())))?;
+    let template: Template = body
+        .template
+        .parse()
+        .map_err(|e| AppError::bad_request(format!("{e}")))?;
+    let title = body.title.trim();
+    let title = if title.is_empty() {
+        "Untitled journey"
+    } else {
+        title
+    };
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(AppError::bad_request(format!(
+            "title is longer than {MAX_TITLE_CHARS} characters"
+        )));
+    }
+
+    let id = Uuid::new_v4();
+    let tokens = BoardTokens::generate().map_err(AppError::internal)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let doc = new_board_doc(title, template, now_ms as f64);
+    let snapshot = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let meta = BoardMeta {
+        title: title.to_string(),
+        template: template.as_str().to_string(),
+        created_at: now_ms,
+        facilitator_hash: hash_token(&tokens.facilitator),
+        participant_hash: hash_token(&tokens.participant),
+        viewer_hash: hash_token(&tokens.viewer),
+    };
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.create_board(id, &meta, &snapshot))
+        .await
+        .map_err(AppError::internal)??;
+    tracing::info!(board = %id, template = %template, "board created");
+
+    let link = |token: &str| format!("{}/b/{id}#t={token}", state.config.public_url);
+    let created = CreatedBoard {
+        id: id.to_string(),
+        links: Links {
+            facilitator: link(&tokens.facilitator),
+            participant: link(&tokens.participant),
+            viewer: link(&tokens.viewer),
+        },
+        facilitator_token: tokens.facilitator,
+        participant_token: tokens.participant,
+        viewer_token: tokens.viewer,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn board_summary(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Json<BoardSummary>, AppError> {
+    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    let room = state.rooms.get(access.id).await?;
+    Ok(Json(room.summary()))
+}

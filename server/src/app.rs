@@ -1,0 +1,83 @@
+//! The HTTP application: shared state, the router, static files, and `run`, which serves a
+//! bound listener until a shutdown signal and then closes rooms and flushes the store.
+
+use crate::config::Config;
+use crate::room::Rooms;
+use crate::store::Store;
+use crate::{api, ws};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub rooms: Arc<Rooms>,
+    /// Flips to true at shutdown; every WebSocket task watches it and closes with 1001.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        let rooms = Rooms::new(Arc::clone(&store), config.idle_unload);
+        Arc::new(AppState {
+            config,
+            store,
+            rooms,
+            shutdown: watch::channel(false).0,
+        })
+    }
+}
+
+/// The routes. Board pages (`/b/{id}`) all serve the client app's index.html; the app reads
+/// the board id from the path and the token from the fragment.
+pub fn router(state: Arc<AppState>) -> Router {
+    let static_dir = &state.config.static_dir;
+    let index = ServeFile::new(static_dir.join("index.html"));
+    Router::new()
+        .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
+        .route("/api/boards", post(api::create_board))
+        .route("/api/boards/{id}", get(api::board_summary))
+        .route("/ws/{id}", get(ws::upgrade))
+        .route_service("/b/{id}", index)
+        .fallback_service(ServeDir::new(static_dir))
+        // Board links carry their token in the fragment; no page should leak its URL onward.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+/// Serves `listener` until `shutdown` resolves, then closes every connection with 1001,
+/// snapshots loaded rooms and flushes the store.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Small relays must not wait for delayed ACKs (~40 ms each without TCP_NODELAY).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("could not set TCP_NODELAY: {e}");
+        }
+    });
+    let signal_state = Arc::clone(&state);
+    axum::serve(listener, router(Arc::clone(&state)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = signal_state.shutdown.send(true);
+        })
+        .await?;
+    state.rooms.shutdown().await;
+    Ok(())
+}

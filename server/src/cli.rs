@@ -1,0 +1,92 @@
+//! The `journeyboard` command: read settings, open the store, bind, print the URL, serve
+//! until SIGINT or SIGTERM, then flush. Shared by the binary and the tests' child server.
+
+use crate::config::{Config, ConfigError};
+use crate::store::{SledStore, Store};
+use crate::{run, AppState};
+use anyhow::Context;
+use std::sync::Arc;
+
+/// Runs the server as the command line asks. Returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let config = match Config::from_args(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+        Ok(config) => config,
+        Err(ConfigError::Help) => {
+            print!("{}", crate::config::USAGE);
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("journeyboard: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sled=warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("journeyboard: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("journeyboard: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        SledStore::open(&data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    if !config.static_dir.join("index.html").exists() {
+        tracing::warn!(dir = %config.static_dir.display(), "no index.html in the static directory; the web client is not built");
+    }
+    println!(
+        "Journeyboard is running: open {}/ (listening on {local}, data in {})",
+        config.public_url,
+        data_dir.display()
+    );
+    let state = AppState::new(config, Arc::clone(&store));
+    run(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    store.flush().context("flushing the store")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl+C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,129 @@
+//! Server settings from flags and environment variables (flags win).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `run` needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The sled store's directory.
+    pub data_dir: PathBuf,
+    /// The base URL people open (board links start with it). Defaults to `http://{addr}`.
+    pub public_url: String,
+    /// index.html, CSS, icons and the built client bundle.
+    pub static_dir: PathBuf,
+    /// How long an empty room stays loaded.
+    pub idle_unload: Duration,
+}
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./journeyboard-data";
+
+/// The static directory next to this crate in the source tree, where the build puts the
+/// client bundle.
+pub fn default_static_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static"))
+}
+
+pub const USAGE: &str = "\
+journeyboard: the Journeyboard server (customer journey mapping workshops)
+
+USAGE: journeyboard [--addr HOST:PORT] [--data-dir DIR] [--public-url URL] [--static-dir DIR]
+
+  --addr HOST:PORT   where to listen            [env JOURNEYBOARD_ADDR, default 127.0.0.1:8080]
+  --data-dir DIR     the sled store's directory [env JOURNEYBOARD_DATA_DIR, default ./journeyboard-data]
+  --public-url URL   base URL of board links    [env JOURNEYBOARD_PUBLIC_URL, default http://ADDR]
+  --static-dir DIR   client files to serve      [env JOURNEYBOARD_STATIC_DIR, default the source tree's static/]
+  -h, --help         this text
+";
+
+/// Why the command line could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}\n\n{USAGE}")]
+    Usage(String),
+    #[error("help requested")]
+    Help,
+}
+
+impl Config {
+    /// Reads flags (`args` without the program name) over environment variables over defaults.
+    pub fn from_args(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut addr = env("JOURNEYBOARD_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
+        let mut data_dir = env("JOURNEYBOARD_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let mut public_url = env("JOURNEYBOARD_PUBLIC_URL");
+        let mut static_dir = env("JOURNEYBOARD_STATIC_DIR").map(PathBuf::from);
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| ConfigError::Usage(format!("{flag} needs a value")))
+            };
+            match flag.as_str() {
+                "--addr" => addr = value()?,
+                "--data-dir" => data_dir = value()?,
+                "--public-url" => public_url = Some(value()?),
+                "--static-dir" => static_dir = Some(PathBuf::from(value()?)),
+                "-h" | "--help" => return Err(ConfigError::Help),
+                other => return Err(ConfigError::Usage(format!("unknown argument {other:?}"))),
+            }
+        }
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|_| ConfigError::Usage(format!("--addr {addr:?} is not HOST:PORT")))?;
+        Ok(Config {
+            public_url: public_url
+                .unwrap_or_else(|| format!("http://{addr}"))
+                .trim_end_matches('/')
+                .to_string(),
+            addr,
+            data_dir: PathBuf::from(data_dir),
+            static_dir: static_dir.unwrap_or_else(default_static_dir),
+            idle_unload: crate::room::DEFAULT_IDLE_UNLOAD,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_override_environment_which_overrides_defaults() {
+        let env = |k: &str| (k == "JOURNEYBOARD_ADDR").then(|| "0.0.0.0:9000".to_string());
+        let config = Config::from_args(args(&[]), env).unwrap();
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("./journeyboard-data"));
+        let config = Config::from_args(
+            args(&[
+                "--addr",
+                "127.0.0.1:7000",
+                "--public-url",
+                "https://jb.example/",
+            ]),
+            env,
+        )
+        .unwrap();
+        assert_eq!(config.addr.port(), 7000);
+        assert_eq!(config.public_url, "https://jb.example");
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let none = |_: &str| None;
+        let err = Config::from_args(args(&["--addr", "nowhere"]), none).unwrap_err();
+        assert!(err.to_string().contains("not HOST:PORT"));
+        assert!(Config::from_args(args(&["--data-dir"]), none).is_err());
+        assert!(Config::from_args(args(&["--frobnicate"]), none).is_err());
+    }
+}

@@ -1,0 +1,399 @@
+//! One loaded board: its document and awareness, its peers and their outgoing queues.
+//!
+//! A std `Mutex` guards the state: every operation is short, CPU-bound work on the document
+//! and never awaits while holding it. The store append happens under the same lock so that
+//! the log's order is the order updates were applied in; a sled insert is an in-memory write
+//! (its disk flush runs on sled's own thread), so it does not block the runtime.
+
+use super::protocol::{self, is_empty_update};
+use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES, PEER_QUEUE_FRAMES};
+use crate::store::{Store, StoreError};
+use bytes::Bytes;
+use journeyboard_shared::schema::BoardDoc;
+use journeyboard_shared::{BoardSummary, Role};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+use yrs::sync::{Awareness, Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update as YUpdate};
+
+/// Why a peer's frame was refused; each maps to the close code the peer gets.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Malformed(#[from] protocol::FrameError),
+    #[error("update rejected: {0}")]
+    BadUpdate(String),
+    #[error("store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("connection is no longer part of the room")]
+    UnknownPeer,
+}
+
+impl ReceiveError {
+    /// The close code and reason a peer gets for this error.
+    pub fn close_reason(&self) -> CloseReason {
+        match self {
+            ReceiveError::Malformed(_) => CloseReason::MALFORMED,
+            ReceiveError::BadUpdate(_) => CloseReason::BAD_UPDATE,
+            ReceiveError::Store(_) => CloseReason::STORAGE,
+            ReceiveError::UnknownPeer => CloseReason::TOO_SLOW,
+        }
+    }
+}
+
+/// A new connection's handle: its id and the queue of frames to send it.
+pub struct Joined {
+    pub conn: ConnId,
+    pub role: Role,
+    pub outgoing: mpsc::Receiver<Outgoing>,
+}
+
+struct Peer {
+    role: Role,
+    queue: mpsc::Sender<Outgoing>,
+    /// Awareness client ids this connection announced, removed for everyone when it leaves.
+    awareness_ids: HashSet<ClientID>,
+}
+
+struct RoomState {
+    awareness: Awareness,
+    view: BoardDoc,
+    /// Sequence number of the next update appended to the store.
+    next_seq: u64,
+    /// Updates appended since the last snapshot.
+    unsnapshotted: u64,
+    /// A store write failed: the document holds edits only a snapshot can still save.
+    needs_snapshot: bool,
+    compacting: bool,
+    /// Set when the room is unloaded: joins must go to a freshly loaded room instead.
+    closed: bool,
+    peers: HashMap<ConnId, Peer>,
+    next_conn: ConnId,
+}
+
+/// A loaded board.
+pub struct Room {
+    id: uuid::Uuid,
+    store: Arc<dyn Store>,
+    state: Mutex<RoomState>,
+}
+
+impl Room {
+    /// Loads a board's document from the store (blocking: call from `spawn_blocking`).
+    /// An update in the log that no longer decodes (a torn write) is skipped with a warning.
+    pub fn load(id: uuid::Uuid, store: Arc<dyn Store>) -> Result<Room, StoreError> {
+        let stored = store.load_doc(id)?;
+        let doc = Doc::new();
+        {
+            let mut txn = doc.transact_mut();
+            if !stored.snapshot.is_empty() {
+                match YUpdate::decode_v1(&stored.snapshot) {
+                    Ok(update) => {
+                        if let Err(e) = txn.apply_update(update) {
+                            tracing::error!(board = %id, "snapshot does not apply: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!(board = %id, "snapshot does not decode: {e}"),
+                }
+            }
+            for (seq, bytes) in &stored.updates {
+                match YUpdate::decode_v1(bytes) {
+                    Ok(update) => {
+                        if let Err(e) = txn.apply_update(update) {
+                            tracing::warn!(board = %id, seq, "skipping stored update: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!(board = %id, seq, "skipping torn stored update: {e}"),
+                }
+            }
+        }
+        let view = BoardDoc::new(&doc);
+        Ok(Room {
+            id,
+            store,
+            state: Mutex::new(RoomState {
+                awareness: Awareness::new(doc),
+                view,
+                next_seq: stored.next_seq(),
+                unsnapshotted: stored.updates.len() as u64,
+                needs_snapshot: false,
+                compacting: false,
+                closed: false,
+                peers: HashMap::new(),
+                next_conn: 1,
+            }),
+        })
+    }
+
+    /// The board's id.
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RoomState> {
+        // A panic while holding the lock would poison it; the state is still consistent
+        // (each operation applies whole transactions), so keep serving rather than cascade.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a peer. Its queue starts with the server's sync step 1 (so a returning client's
+    /// offline edits flow to the server) and the current presence. `None` if the room was
+    /// unloaded meanwhile: the caller must load it again.
+    pub fn join(&self, role: Role) -> Option<Joined> {
+        let mut st = self.lock();
+        if st.closed {
+            return None;
+        }
+        let (queue, outgoing) = mpsc::channel(PEER_QUEUE_FRAMES);
+        let sv = st.awareness.doc().transact().state_vector();
+        let _ = queue.try_send(Outgoing::Frame(protocol::sync_step1(sv)));
+        if let Ok(presence) = st.awareness.update() {
+            if !presence.clients.is_empty() {
+                let _ = queue.try_send(Outgoing::Frame(protocol::awareness(presence)));
+            }
+        }
+        let conn = st.next_conn;
+        st.next_conn += 1;
+        st.peers.insert(
+            conn,
+            Peer {
+                role,
+                queue,
+                awareness_ids: HashSet::new(),
+            },
+        );
+        Some(Joined {
+            conn,
+            role,
+            outgoing,
+        })
+    }
+
+    /// Removes a peer and clears its presence for everyone. Returns true if the room is now
+    /// empty (the registry then schedules an unload).
+    pub fn leave(&self, conn: ConnId) -> bool {
+        let mut st = self.lock();
+        remove_peers(&mut st, vec![conn]);
+        st.peers.is_empty()
+    }
+
+    /// Handles one binary frame from a peer: answers sync requests, applies, stores and relays
+    /// updates, relays presence. On error nothing from the frame's failing message on is
+    /// applied; the caller closes the connection with [`ReceiveError::close_reason`].
+    pub fn receive(self: &Arc<Self>, conn: ConnId, data: &[u8]) -> Result<(), ReceiveError> {
+        let messages = protocol::decode_frame(data)?;
+        let mut st = self.lock();
+        let role = st.peers.get(&conn).ok_or(ReceiveError::UnknownPeer)?.role;
+        for message in messages {
+            match message {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let diff = st.awareness.doc().transact().encode_diff_v1(&sv);
+                    send_to(&mut st, conn, protocol::sync_step2(diff));
+                }
+                Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                    if !role.can_write() {
+                        // Refuse quietly: closing would make the client reconnect and resend
+                        // in a loop. Nothing is applied, stored or relayed.
+                        tracing::warn!(board = %self.id, conn, "dropped a document update from a viewer");
+                        continue;
+                    }
+                    self.apply_update(&mut st, conn, &update)?;
+                }
+                Message::Awareness(update) => {
+                    let peer = st.peers.get_mut(&conn).ok_or(ReceiveError::UnknownPeer)?;
+                    for (client, entry) in &update.clients {
+                        if entry.json.as_ref() == "null" {
+                            peer.awareness_ids.remove(client);
+                        } else {
+                            peer.awareness_ids.insert(*client);
+                        }
+                    }
+                    if let Err(e) = st.awareness.apply_update(update.clone()) {
+                        return Err(ReceiveError::BadUpdate(e.to_string()));
+                    }
+                    broadcast(&mut st, Some(conn), protocol::awareness(update));
+                }
+                Message::AwarenessQuery => {
+                    if let Ok(presence) = st.awareness.update() {
+                        send_to(&mut st, conn, protocol::awareness(presence));
+                    }
+                }
+                Message::Auth(_) | Message::Custom(..) => {
+                    tracing::debug!(board = %self.id, conn, "ignored an auth or custom message");
+                }
+            }
+        }
+        let compact = st.unsnapshotted >= COMPACT_AFTER_UPDATES && !st.compacting;
+        if compact {
+            st.compacting = true;
+        }
+        drop(st);
+        if compact {
+            let room = Arc::clone(self);
+            tokio::task::spawn_blocking(move || room.compact());
+        }
+        Ok(())
+    }
+
+    /// Applies a peer's update; stores and relays only what it actually changed (a
+    /// returning client's sync step 2 mostly repeats what the server has).
+    fn apply_update(
+        &self,
+        st: &mut RoomState,
+        conn: ConnId,
+        update: &[u8],
+    ) -> Result<(), ReceiveError> {
+        let decoded =
+            YUpdate::decode_v1(update).map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
+        let delta = {
+            let mut txn = st.awareness.doc().transact_mut();
+            txn.apply_update(decoded)
+                .map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
+            txn.encode_update_v1()
+        };
+        if is_empty_update(&delta) {
+            return Ok(());
+        }
+        let seq = st.next_seq;
+        if let Err(e) = self.store.append_update(self.id, seq, &delta) {
+            // The edit is in memory only: a later snapshot may still save it, but the client
+            // must not believe it was kept, so its connection is closed.
+            st.needs_snapshot = true;
+            tracing::error!(board = %self.id, "could not append an update: {e}");
+            return Err(e.into());
+        }
+        st.next_seq += 1;
+        st.unsnapshotted += 1;
+        broadcast(st, Some(conn), protocol::sync_update(delta));
+        Ok(())
+    }
+
+    /// Writes a snapshot of the current document and drops the log entries it covers
+    /// (blocking: run from `spawn_blocking`). Safe beside live writes: an update appended
+    /// after the snapshot was taken keeps its log entry.
+    pub fn compact(&self) {
+        let (snapshot, up_to_seq, covered) = {
+            let st = self.lock();
+            let snapshot = st
+                .awareness
+                .doc()
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default());
+            (snapshot, st.next_seq - 1, st.unsnapshotted)
+        };
+        let result = self.store.compact(self.id, &snapshot, up_to_seq);
+        let mut st = self.lock();
+        st.compacting = false;
+        match result {
+            Ok(()) => {
+                st.unsnapshotted = st.unsnapshotted.saturating_sub(covered);
+                st.needs_snapshot = false;
+            }
+            Err(e) => tracing::error!(board = %self.id, "compaction failed: {e}"),
+        }
+    }
+
+    /// Whether the room holds anything the store does not have in its snapshot.
+    pub fn has_unsnapshotted_changes(&self) -> bool {
+        let st = self.lock();
+        st.unsnapshotted > 0 || st.needs_snapshot
+    }
+
+    /// Marks the room closed if it has no peers, so no one joins it again. Returns whether it
+    /// closed.
+    pub fn close_if_idle(&self) -> bool {
+        let mut st = self.lock();
+        if st.peers.is_empty() && !st.closed {
+            st.closed = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Asks every peer to close (server shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        let mut st = self.lock();
+        for peer in st.peers.values() {
+            let _ = peer.queue.try_send(Outgoing::Close(reason));
+        }
+        st.closed = true;
+    }
+
+    /// How many connections the room has.
+    pub fn number_of_peers(&self) -> usize {
+        self.lock().peers.len()
+    }
+
+    /// The board at a glance.
+    pub fn summary(&self) -> BoardSummary {
+        let st = self.lock();
+        let txn = st.awareness.doc().transact();
+        BoardSummary {
+            id: self.id.to_string(),
+            title: st.view.title(&txn),
+            template: st.view.template(&txn),
+            phase: st.view.phase(&txn),
+            stages: st.view.stages(&txn).len(),
+            lanes: st.view.lanes(&txn).len(),
+            notes: st.view.note_count(&txn),
+            connected: st.peers.len(),
+        }
+    }
+
+    /// The whole document as one update (for tests and exports).
+    pub fn encode_state(&self) -> Vec<u8> {
+        let st = self.lock();
+        let txn = st.awareness.doc().transact();
+        txn.encode_state_as_update_v1(&StateVector::default())
+    }
+}
+
+fn send_to(st: &mut RoomState, conn: ConnId, frame: Bytes) {
+    let Some(peer) = st.peers.get(&conn) else {
+        return;
+    };
+    if peer.queue.try_send(Outgoing::Frame(frame)).is_err() {
+        remove_peers(st, vec![conn]);
+    }
+}
+
+/// Queues `frame` for every peer but `except`. A peer whose queue is full has stalled: it is
+/// dropped from the room (its connection closes once its queue drains) so it never delays
+/// the others.
+fn broadcast(st: &mut RoomState, except: Option<ConnId>, frame: Bytes) {
+    let mut stalled = Vec::new();
+    for (id, peer) in &st.peers {
+        if Some(*id) == except {
+            continue;
+        }
+        if peer.queue.try_send(Outgoing::Frame(frame.clone())).is_err() {
+            stalled.push(*id);
+        }
+    }
+    if !stalled.is_empty() {
+        tracing::warn!(peers = ?stalled, "disconnecting stalled peers");
+        remove_peers(st, stalled);
+    }
+}
+
+/// Removes peers and tells the rest that their presence is gone.
+fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
+    let mut gone_ids = Vec::new();
+    for conn in conns {
+        if let Some(peer) = st.peers.remove(&conn) {
+            gone_ids.extend(peer.awareness_ids);
+        }
+    }
+    if gone_ids.is_empty() {
+        return;
+    }
+    for id in &gone_ids {
+        st.awareness.remove_state(*id);
+    }
+    if let Ok(update) = st.awareness.update_with_clients(gone_ids) {
+        broadcast(st, None, protocol::awareness(update));
+    }
+}

@@ -1,0 +1,84 @@
+//! Live boards. A [`Room`] holds one board's yrs document and awareness and its connected
+//! peers; it takes a peer's frames as bytes and queues the frames each peer must receive.
+//! [`Rooms`] loads rooms from the store on first use and unloads them when idle.
+//! Nothing here touches a socket: `ws.rs` moves the bytes.
+
+mod live;
+pub mod protocol;
+mod registry;
+
+pub use live::{Joined, ReceiveError, Room};
+pub use registry::Rooms;
+
+use bytes::Bytes;
+use std::time::Duration;
+
+/// A connection's id within its room.
+pub type ConnId = u64;
+
+/// Frames a peer may have queued before it counts as stalled and is disconnected (it
+/// reconnects and resyncs on its own). Bounds memory per connection; at 10 updates/s from 20
+/// peers a healthy client drains this in well under a second.
+pub const PEER_QUEUE_FRAMES: usize = 1024;
+
+/// Updates appended to a board's log before it is compacted into a snapshot, so that load
+/// time does not grow with history.
+pub const COMPACT_AFTER_UPDATES: u64 = 500;
+
+/// How long a room with no connections stays in memory (a reload or a brief network loss
+/// should not pay for a load from disk).
+pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(30);
+
+/// What the connection layer must do for a peer.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// Send this binary frame.
+    Frame(Bytes),
+    /// Close the connection with this code and reason.
+    Close(CloseReason),
+}
+
+/// A WebSocket close code and reason, chosen by the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    /// 1001: the server is shutting down.
+    pub const GOING_AWAY: CloseReason = CloseReason {
+        code: 1001,
+        reason: "server shutting down",
+    };
+    /// 1002: a frame that is not valid y-sync.
+    pub const MALFORMED: CloseReason = CloseReason {
+        code: 1002,
+        reason: "malformed message",
+    };
+    /// 1003: text frames are not part of the protocol.
+    pub const TEXT_FRAME: CloseReason = CloseReason {
+        code: 1003,
+        reason: "binary frames only",
+    };
+    /// 1007: a well-formed message carrying an update that cannot be decoded or applied.
+    pub const BAD_UPDATE: CloseReason = CloseReason {
+        code: 1007,
+        reason: "invalid update",
+    };
+    /// 1009: a message over the size limit.
+    pub const TOO_BIG: CloseReason = CloseReason {
+        code: 1009,
+        reason: "message too big",
+    };
+    /// 1011: the store failed; the edit was not kept, so it must not look accepted.
+    pub const STORAGE: CloseReason = CloseReason {
+        code: 1011,
+        reason: "storage unavailable",
+    };
+    /// 1013: the peer fell too far behind; it reconnects and resyncs.
+    pub const TOO_SLOW: CloseReason = CloseReason {
+        code: 1013,
+        reason: "client too slow, reconnect",
+    };
+}

@@ -1,0 +1,94 @@
+//! The y-websocket wire format, as bytes: strict decoding of a frame into messages and
+//! encoding of the frames a room sends. Socket-free.
+//!
+//! A frame is one or more y-sync messages back to back: `[type: varUint, payload..]` with
+//! type 0 = sync (step 1, step 2, update), 1 = awareness, 2 = auth, 3 = awareness query.
+//! yrs' own `MessageReader` treats a truncated message as the end of the frame; a server must
+//! not, so this reader fails on any byte it cannot account for.
+
+use bytes::Bytes;
+use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
+use yrs::updates::decoder::{Decode, Decoder, DecoderV1};
+use yrs::updates::encoder::Encode;
+use yrs::StateVector;
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("empty frame")]
+    Empty,
+    #[error("malformed y-sync message: {0}")]
+    Malformed(#[from] yrs::encoding::read::Error),
+}
+
+/// Decodes every message of a frame, or fails if any part of it is malformed.
+pub fn decode_frame(data: &[u8]) -> Result<Vec<Message>, FrameError> {
+    if data.is_empty() {
+        return Err(FrameError::Empty);
+    }
+    let mut rest = data;
+    let mut messages = Vec::with_capacity(1);
+    while !rest.is_empty() {
+        let mut decoder = DecoderV1::from(rest);
+        messages.push(Message::decode(&mut decoder)?);
+        let remaining = decoder.read_to_end()?.len();
+        rest = &rest[rest.len() - remaining..];
+    }
+    Ok(messages)
+}
+
+/// A sync step 1 frame: "here is my state vector, send me what I lack".
+pub fn sync_step1(sv: StateVector) -> Bytes {
+    frame(Message::Sync(SyncMessage::SyncStep1(sv)))
+}
+
+/// A sync step 2 frame: the answer to a step 1.
+pub fn sync_step2(update: Vec<u8>) -> Bytes {
+    frame(Message::Sync(SyncMessage::SyncStep2(update)))
+}
+
+/// An incremental update frame.
+pub fn sync_update(update: Vec<u8>) -> Bytes {
+    frame(Message::Sync(SyncMessage::Update(update)))
+}
+
+/// An awareness (presence) frame.
+pub fn awareness(update: AwarenessUpdate) -> Bytes {
+    frame(Message::Awareness(update))
+}
+
+fn frame(message: Message) -> Bytes {
+    Bytes::from(message.encode_v1())
+}
+
+/// An update that changes nothing (no structs, empty delete set): not worth storing or relaying.
+pub fn is_empty_update(update: &[u8]) -> bool {
+    update == [0, 0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_several_messages_in_one_frame() {
+        let mut data = sync_step1(StateVector::default()).to_vec();
+        data.extend_from_slice(&frame(Message::AwarenessQuery));
+        let messages = decode_frame(&data).unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[1], Message::AwarenessQuery);
+    }
+
+    #[test]
+    fn rejects_truncated_and_garbage_frames() {
+        let full = sync_update(vec![1, 2, 3, 4, 5]).to_vec();
+        assert!(decode_frame(&full[..full.len() - 2]).is_err(), "truncated");
+        assert!(decode_frame(&[]).is_err(), "empty");
+        assert!(decode_frame(&[0, 9, 0]).is_err(), "unknown sync step");
+        assert!(decode_frame(&[0xff, 0xff, 0xff]).is_err(), "bad varint");
+        assert!(
+            decode_frame(&[1, 5, 1, 2]).is_err(),
+            "awareness shorter than it says"
+        );
+    }
+}

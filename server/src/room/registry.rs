@@ -1,0 +1,160 @@
+//! The set of loaded rooms: load on first use (once, however many clients arrive together),
+//! unload a while after the last client leaves, with a final snapshot.
+
+use super::live::{Joined, Room};
+use super::CloseReason;
+use crate::store::{Store, StoreError};
+use journeyboard_shared::Role;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+type Slot = Arc<OnceCell<Arc<Room>>>;
+
+/// Loaded rooms by board id.
+pub struct Rooms {
+    store: Arc<dyn Store>,
+    idle_unload: Duration,
+    // A std Mutex: only map lookups happen under it, never an await.
+    slots: Mutex<HashMap<Uuid, Slot>>,
+}
+
+impl Rooms {
+    /// An empty registry; rooms unload `idle_unload` after their last peer leaves.
+    pub fn new(store: Arc<dyn Store>, idle_unload: Duration) -> Arc<Self> {
+        Arc::new(Rooms {
+            store,
+            idle_unload,
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The loaded room of a board, loading it from the store first if needed. The caller
+    /// must know the board exists.
+    pub async fn get(self: &Arc<Self>, id: Uuid) -> Result<Arc<Room>, StoreError> {
+        let slot = self.slots().entry(id).or_default().clone();
+        let mut fresh = false;
+        let room = slot
+            .get_or_try_init(|| async {
+                fresh = true;
+                let store = Arc::clone(&self.store);
+                tokio::task::spawn_blocking(move || Room::load(id, store))
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?
+                    .map(Arc::new)
+            })
+            .await;
+        match room {
+            Ok(room) => {
+                let room = Arc::clone(room);
+                if fresh {
+                    // Loaded for a summary or a join that may never come: unload if unused.
+                    self.schedule_unload(Arc::clone(&room));
+                }
+                Ok(room)
+            }
+            Err(e) => {
+                self.remove_slot_if(id, &slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Joins a board's room, loading it if needed.
+    pub async fn join(
+        self: &Arc<Self>,
+        id: Uuid,
+        role: Role,
+    ) -> Result<(Arc<Room>, Joined), StoreError> {
+        loop {
+            let room = self.get(id).await?;
+            if let Some(joined) = room.join(role) {
+                return Ok((room, joined));
+            }
+            // The room unloaded between lookup and join; the next get loads it afresh.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Leaves a room; the last one out starts the idle timer.
+    pub fn leave(self: &Arc<Self>, room: &Arc<Room>, conn: super::ConnId) {
+        if room.leave(conn) {
+            self.schedule_unload(Arc::clone(room));
+        }
+    }
+
+    /// The room of a board if it is loaded now.
+    pub fn loaded(&self, id: Uuid) -> Option<Arc<Room>> {
+        self.slots().get(&id).and_then(|slot| slot.get().cloned())
+    }
+
+    /// How many rooms are loaded.
+    pub fn loaded_count(&self) -> usize {
+        self.slots()
+            .values()
+            .filter(|slot| slot.initialized())
+            .count()
+    }
+
+    fn schedule_unload(self: &Arc<Self>, room: Arc<Room>) {
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(rooms.idle_unload).await;
+            rooms.unload_if_idle(room).await;
+        });
+    }
+
+    async fn unload_if_idle(&self, room: Arc<Room>) {
+        {
+            let mut slots = self.slots();
+            let is_current = slots
+                .get(&room.id())
+                .and_then(|slot| slot.get())
+                .is_some_and(|current| Arc::ptr_eq(current, &room));
+            // Close under the registry lock so no join can find this room afterwards.
+            if !is_current || !room.close_if_idle() {
+                return;
+            }
+            slots.remove(&room.id());
+        }
+        tracing::debug!(board = %room.id(), "unloading idle room");
+        if room.has_unsnapshotted_changes() {
+            let _ = tokio::task::spawn_blocking(move || room.compact()).await;
+        }
+    }
+
+    fn remove_slot_if(&self, id: Uuid, slot: &Slot) {
+        let mut slots = self.slots();
+        if slots.get(&id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(&id);
+        }
+    }
+
+    /// Shutdown: closes every connection, snapshots every room, flushes the store.
+    pub async fn shutdown(&self) {
+        let rooms: Vec<Arc<Room>> = self
+            .slots()
+            .drain()
+            .filter_map(|(_, s)| s.get().cloned())
+            .collect();
+        let store = Arc::clone(&self.store);
+        let _ = tokio::task::spawn_blocking(move || {
+            for room in rooms {
+                room.close_all(CloseReason::GOING_AWAY);
+                if room.has_unsnapshotted_changes() {
+                    room.compact();
+                }
+            }
+            if let Err(e) = store.flush() {
+                tracing::error!("final flush failed: {e}");
+            }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,178 @@
+//! The default store: sled, embedded, one directory.
+//!
+//! Layout: tree `boards` maps a board id (16 bytes) to its metadata as JSON. Tree `docs` holds
+//! each board's document under keys that start with the board id, so that a board's snapshot
+//! and log sit together and one atomic batch can replace the snapshot and drop the log:
+//! - `id ++ 0x00` -> `snapshot_seq (u64 BE) ++ snapshot bytes`
+//! - `id ++ 0x01 ++ seq (u64 BE)` -> one update (big-endian keys sort in sequence order).
+//!
+//! sled checksums its log and discards a torn tail on start, so a crash mid-write costs at
+//! most the writes of the last flush interval, never earlier data.
+
+use super::{BoardMeta, Store, StoreError, StoredDoc};
+use std::path::Path;
+use uuid::Uuid;
+
+/// How often sled writes its buffers to disk. Together with the flush itself this bounds how
+/// long an acknowledged update may sit only in memory (see `DURABILITY_DELAY` in the README).
+pub const FLUSH_EVERY_MS: u64 = 100;
+
+const SNAPSHOT_TAG: u8 = 0;
+const UPDATE_TAG: u8 = 1;
+
+/// A sled database with the two trees described above.
+pub struct SledStore {
+    db: sled::Db,
+    boards: sled::Tree,
+    docs: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(FLUSH_EVERY_MS))
+            .open()
+            .map_err(backend)?;
+        let boards = db.open_tree("boards").map_err(backend)?;
+        let docs = db.open_tree("docs").map_err(backend)?;
+        Ok(SledStore { db, boards, docs })
+    }
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn snapshot_key(id: Uuid) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[..16].copy_from_slice(id.as_bytes());
+    key[16] = SNAPSHOT_TAG;
+    key
+}
+
+fn update_key(id: Uuid, seq: u64) -> [u8; 25] {
+    let mut key = [0u8; 25];
+    key[..16].copy_from_slice(id.as_bytes());
+    key[16] = UPDATE_TAG;
+    key[17..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn update_prefix(id: Uuid) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[..16].copy_from_slice(id.as_bytes());
+    key[16] = UPDATE_TAG;
+    key
+}
+
+impl Store for SledStore {
+    fn create_board(&self, id: Uuid, meta: &BoardMeta, snapshot: &[u8]) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut value = 0u64.to_be_bytes().to_vec();
+        value.extend_from_slice(snapshot);
+        self.docs.insert(snapshot_key(id), value).map_err(backend)?;
+        // Metadata last: a board exists for readers only once its document does.
+        self.boards.insert(id.as_bytes(), json).map_err(backend)?;
+        self.db.flush().map_err(backend)?;
+        Ok(())
+    }
+
+    fn board_meta(&self, id: Uuid) -> Result<Option<BoardMeta>, StoreError> {
+        match self.boards.get(id.as_bytes()).map_err(backend)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("board {id}: {e}"))),
+        }
+    }
+
+    fn put_board_meta(&self, id: Uuid, meta: &BoardMeta) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.boards.insert(id.as_bytes(), json).map_err(backend)?;
+        Ok(())
+    }
+
+    fn load_doc(&self, id: Uuid) -> Result<StoredDoc, StoreError> {
+        let mut doc = StoredDoc::default();
+        if let Some(value) = self.docs.get(snapshot_key(id)).map_err(backend)? {
+            if value.len() >= 8 {
+                doc.snapshot_seq = u64::from_be_bytes(value[..8].try_into().expect("8 bytes"));
+                doc.snapshot = value[8..].to_vec();
+            }
+        }
+        for entry in self.docs.scan_prefix(update_prefix(id)) {
+            let (key, value) = entry.map_err(backend)?;
+            let seq = u64::from_be_bytes(key[17..25].try_into().expect("25-byte update key"));
+            doc.updates.push((seq, value.to_vec()));
+        }
+        Ok(doc)
+    }
+
+    fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError> {
+        self.docs
+            .insert(update_key(id, seq), update)
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
+        let mut value = up_to_seq.to_be_bytes().to_vec();
+        value.extend_from_slice(snapshot);
+        let mut batch = sled::Batch::default();
+        batch.insert(&snapshot_key(id), value);
+        let covered = self
+            .docs
+            .range(update_key(id, 0)..=update_key(id, up_to_seq));
+        for entry in covered {
+            let (key, _) = entry.map_err(backend)?;
+            batch.remove(key);
+        }
+        self.docs.apply_batch(batch).map_err(backend)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("jb-sled-{}", Uuid::new_v4()))
+    }
+
+    #[test]
+    fn sled_store_keeps_the_store_contract() {
+        let dir = temp_dir();
+        super::super::contract::store_contract(&SledStore::open(&dir).unwrap());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = temp_dir();
+        let id = Uuid::new_v4();
+        {
+            let store = SledStore::open(&dir).unwrap();
+            store
+                .create_board(id, &super::super::contract::meta(), b"s")
+                .unwrap();
+            store.append_update(id, 1, b"u1").unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(&dir).unwrap();
+        assert!(store.board_meta(id).unwrap().is_some());
+        assert_eq!(
+            store.load_doc(id).unwrap().updates,
+            vec![(1, b"u1".to_vec())]
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

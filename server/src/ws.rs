@@ -1,0 +1,131 @@
+//! The only WebSocket code: `GET /ws/{id}?t=TOKEN` checks the board and token before the
+//! upgrade, then moves frames between the socket and the board's room.
+//!
+//! The y-websocket JS client appends the room name to its URL, so `new WebsocketProvider(
+//! 'ws://HOST/ws', id, doc, { params: { t } })` connects here unchanged.
+
+use crate::access;
+use crate::api::TokenQuery;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::room::{CloseReason, Outgoing, Room};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Largest message a client may send. A frame carries one update or a sync step 2 with a
+/// client's offline edits; 4 MiB holds thousands of notes. Anything larger is refused with
+/// close code 1009.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The transport's own cap, above ours so that an oversized message still reaches our check
+/// and earns a clean 1009; beyond it the transport drops the connection outright.
+const TRANSPORT_MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_BYTES;
+
+/// How often the server pings an idle connection, and how long without any frame (a pong
+/// included) before it counts as dead and its presence is removed. Catches peers that vanish
+/// without a TCP close (sleeping laptops, dropped Wi-Fi).
+const PING_EVERY: Duration = Duration::from_secs(15);
+const DEAD_AFTER: Duration = Duration::from_secs(45);
+
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    // Load the room before upgrading: a client's sync is answered only from a loaded board.
+    let (room, joined) = state.rooms.join(access.id, access.role).await?;
+    tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, "client connected");
+    let rooms = Arc::clone(&state.rooms);
+    let shutdown = state.shutdown.subscribe();
+    Ok(ws
+        .max_message_size(TRANSPORT_MAX_MESSAGE_BYTES)
+        .max_frame_size(TRANSPORT_MAX_MESSAGE_BYTES)
+        .on_failed_upgrade({
+            let (rooms, room) = (Arc::clone(&rooms), Arc::clone(&room));
+            let conn = joined.conn;
+            move |e| {
+                tracing::warn!("websocket upgrade failed: {e}");
+                rooms.leave(&room, conn);
+            }
+        })
+        .on_upgrade(move |socket| async move {
+            let conn = joined.conn;
+            let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown).await;
+            tracing::info!(board = %room.id(), conn, code = close.code, reason = close.reason, "client disconnected");
+            rooms.leave(&room, conn);
+        }))
+}
+
+/// Runs one connection until it closes; returns why it closed. One task: it sends queued
+/// frames and reads the socket in one `select!`, so no lock or split is needed.
+async fn serve(
+    mut socket: WebSocket,
+    room: &Arc<Room>,
+    conn: crate::room::ConnId,
+    mut outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
+    mut shutdown: watch::Receiver<bool>,
+) -> CloseReason {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let reason = loop {
+        tokio::select! {
+            queued = outgoing.recv() => match queued {
+                Some(Outgoing::Frame(frame)) => {
+                    if socket.send(Message::Binary(frame)).await.is_err() {
+                        return CloseReason { code: 1006, reason: "send failed" };
+                    }
+                }
+                Some(Outgoing::Close(reason)) => break reason,
+                // The room dropped this peer: it stalled and its queue overflowed.
+                None => break CloseReason::TOO_SLOW,
+            },
+            incoming = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Binary(data))) => {
+                        if data.len() > MAX_MESSAGE_BYTES {
+                            tracing::warn!(board = %room.id(), conn, bytes = data.len(), "message over the size limit");
+                            break CloseReason::TOO_BIG;
+                        }
+                        if let Err(e) = room.receive(conn, &data) {
+                            tracing::warn!(board = %room.id(), conn, "refused a frame: {e}");
+                            break e.close_reason();
+                        }
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        tracing::warn!(board = %room.id(), conn, "text frame refused");
+                        break CloseReason::TEXT_FRAME;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return CloseReason { code: 1000, reason: "client closed" },
+                    Some(Err(e)) => {
+                        tracing::warn!(board = %room.id(), conn, "socket error: {e}");
+                        return CloseReason { code: 1006, reason: "socket error" };
+                    }
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    return CloseReason { code: 1006, reason: "no answer to pings" };
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return CloseReason { code: 1006, reason: "send failed" };
+                }
+            },
+            _ = shutdown.changed() => break CloseReason::GOING_AWAY,
+        }
+    };
+    let frame = CloseFrame {
+        code: reason.code,
+        reason: reason.reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+    reason
+}
