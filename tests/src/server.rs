@@ -1,0 +1,139 @@
+//! The real server, started two ways: in this process on `127.0.0.1:0` (fast, for most
+//! tests), or as a child process (`journeyboard-child`, the same `cli::main` as the
+//! `journeyboard` binary) that a test can kill with SIGKILL.
+
+use journeyboard_server::store::{SledStore, Store};
+use journeyboard_server::{AppState, Config};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// An in-process server with its own sled directory.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh data directory.
+    pub async fn start() -> TestServer {
+        Self::start_in(&crate::temp_dir("server"), Duration::from_secs(30)).await
+    }
+
+    /// Starts a server on `data_dir` (reusing what an earlier server stored there).
+    pub async fn start_in(data_dir: &Path, idle_unload: Duration) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir).expect("open store"));
+        let config = Config {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            public_url: format!("http://{addr}"),
+            static_dir: journeyboard_server::config::default_static_dir(),
+            idle_unload,
+        };
+        let state = AppState::new(config, Arc::clone(&store));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server_state = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            journeyboard_server::run(listener, server_state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server run");
+            store.flush().expect("flush");
+        });
+        TestServer {
+            addr,
+            state,
+            data_dir: data_dir.to_path_buf(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A clean shutdown, as on SIGTERM: waits until the store is flushed and closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+
+    pub fn ws_url(&self, board: &str, token: &str) -> String {
+        format!("ws://{}/ws/{board}?t={token}", self.addr)
+    }
+}
+
+/// The server as a separate process.
+pub struct ChildServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    child: tokio::process::Child,
+}
+
+impl ChildServer {
+    /// Starts `journeyboard-child` on `data_dir` and waits until it prints its address.
+    /// `binary` is `env!("CARGO_BIN_EXE_journeyboard-child")` from the calling test.
+    pub async fn start(binary: &str, data_dir: &Path) -> ChildServer {
+        let mut child = tokio::process::Command::new(binary)
+            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn child server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(crate::PATIENCE, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split([',', ' ']).next().expect("address");
+                    return addr.parse::<SocketAddr>().expect("socket address");
+                }
+            }
+            panic!("child server exited before listening");
+        })
+        .await
+        .expect("child server start");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ChildServer {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            child,
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs, nothing is flushed on the way out.
+    pub async fn kill9(mut self) {
+        self.child.kill().await.expect("kill child");
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("pid");
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .expect("send SIGTERM");
+        assert!(status.success());
+        tokio::time::timeout(crate::PATIENCE, self.child.wait())
+            .await
+            .expect("child exits after SIGTERM")
+            .expect("wait child")
+    }
+}

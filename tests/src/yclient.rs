@@ -1,0 +1,287 @@
+//! A test Yjs client: a yrs document and awareness synced with the server over the standard
+//! y-websocket protocol, as the JS `WebsocketProvider` does it (sync step 1 on connect, answer
+//! the server's step 1 with a step 2, send each local change as an update).
+//!
+//! It keeps its document across `disconnect` / `reconnect`, so a test can edit offline and
+//! watch the edits merge when it comes back.
+
+use futures_util::{SinkExt, StreamExt};
+use journeyboard_shared::schema::BoardDoc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use yrs::sync::{Awareness, Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update as YUpdate};
+
+/// What a connection attempt was answered with, when not upgraded.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The server answered the upgrade request with this HTTP status.
+    Status(u16),
+    Other(String),
+}
+
+/// Live connection parts; replaced on reconnect.
+struct Link {
+    outgoing: mpsc::UnboundedSender<WsMessage>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+/// A Yjs peer for tests.
+pub struct YClient {
+    url: String,
+    pub doc: Doc,
+    awareness: Arc<Mutex<Awareness>>,
+    /// The close code the server sent, if it closed the connection.
+    close_code: Arc<Mutex<Option<u16>>>,
+    changed: Arc<Notify>,
+    link: Option<Link>,
+}
+
+impl YClient {
+    /// Connects with a fresh document; panics if the server refuses.
+    pub async fn connect(url: &str) -> YClient {
+        Self::try_connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e:?}"))
+    }
+
+    /// Connects with a fresh document, returning how the server refused if it did.
+    pub async fn try_connect(url: &str) -> Result<YClient, ConnectError> {
+        let doc = Doc::new();
+        let mut client = YClient {
+            url: url.to_string(),
+            awareness: Arc::new(Mutex::new(Awareness::new(doc.clone()))),
+            doc,
+            close_code: Arc::new(Mutex::new(None)),
+            changed: Arc::new(Notify::new()),
+            link: None,
+        };
+        client.open().await?;
+        Ok(client)
+    }
+
+    async fn open(&mut self) -> Result<(), ConnectError> {
+        let (ws, _) = tokio_tungstenite::connect_async(self.url.as_str())
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    ConnectError::Status(response.status().as_u16())
+                }
+                other => ConnectError::Other(other.to_string()),
+            })?;
+        *self.close_code.lock().unwrap() = None;
+        let (mut sink, mut stream) = ws.split();
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<WsMessage>();
+        let writer = tokio::spawn(async move {
+            while let Some(message) = queue.recv().await {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // Like the JS provider: our step 1 first, then our presence.
+        let sv = self.doc.transact().state_vector();
+        let _ = outgoing.send(binary(Message::Sync(SyncMessage::SyncStep1(sv))));
+        let (awareness, close_code, changed, replies) = (
+            Arc::clone(&self.awareness),
+            Arc::clone(&self.close_code),
+            Arc::clone(&self.changed),
+            outgoing.clone(),
+        );
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                match message {
+                    WsMessage::Binary(data) => handle_frame(&awareness, &replies, &data),
+                    WsMessage::Close(frame) => {
+                        *close_code.lock().unwrap() =
+                            Some(frame.map_or(1005, |f| u16::from(f.code)));
+                        changed.notify_waiters();
+                        break;
+                    }
+                    _ => {}
+                }
+                changed.notify_waiters();
+            }
+            changed.notify_waiters();
+        });
+        self.link = Some(Link {
+            outgoing,
+            reader,
+            writer,
+        });
+        Ok(())
+    }
+
+    /// Makes a change to the board and sends it (if connected), as one update.
+    pub fn edit(&self, change: impl FnOnce(&BoardDoc, &mut TransactionMut)) {
+        let view = BoardDoc::new(&self.doc);
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            change(&view, &mut txn);
+            txn.encode_update_v1()
+        };
+        self.send(Message::Sync(SyncMessage::Update(update)));
+    }
+
+    /// Sends one protocol message.
+    pub fn send(&self, message: Message) {
+        self.send_raw(WsMessage::Binary(message.encode_v1().into()));
+    }
+
+    /// Sends any WebSocket message (for bad-input tests).
+    pub fn send_raw(&self, message: WsMessage) {
+        if let Some(link) = &self.link {
+            let _ = link.outgoing.send(message);
+        }
+    }
+
+    /// Sets this client's presence (awareness state) and announces it.
+    pub fn set_presence(&self, json: &str) {
+        let update = {
+            let mut awareness = self.awareness.lock().unwrap();
+            awareness.set_local_state_raw(json);
+            awareness.update().expect("awareness update")
+        };
+        self.send(Message::Awareness(update));
+    }
+
+    /// This client's awareness id (its document client id).
+    pub fn client_id(&self) -> ClientID {
+        self.doc.client_id()
+    }
+
+    /// Presence states this client currently knows, other than its own.
+    pub fn peers_presence(&self) -> Vec<(ClientID, String)> {
+        let awareness = self.awareness.lock().unwrap();
+        let me = self.doc.client_id();
+        awareness
+            .iter()
+            .filter(|(id, _)| *id != me)
+            .filter_map(|(id, state)| state.data.as_ref().map(|d| (id, d.to_string())))
+            .collect()
+    }
+
+    /// Reads the board through the typed view.
+    pub fn read<R>(&self, f: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
+        let view = BoardDoc::new(&self.doc);
+        let txn = self.doc.transact();
+        f(&view, &txn)
+    }
+
+    /// The whole document as canonical JSON (sorted keys), for convergence checks.
+    pub fn state_json(&self) -> String {
+        let any = self.read(|view, txn| view.to_any(txn));
+        serde_json::to_value(&any)
+            .expect("document as JSON")
+            .to_string()
+    }
+
+    /// Waits until `condition` holds, re-checking on every frame; panics after `timeout`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&YClient) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            if condition(self) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() && !condition(self) {
+                panic!("timed out waiting for: {what}");
+            }
+        }
+    }
+
+    /// The close code the server sent, if it closed this connection.
+    pub fn close_code(&self) -> Option<u16> {
+        *self.close_code.lock().unwrap()
+    }
+
+    /// Whether the connection has ended (closed by either side or dropped).
+    pub fn is_disconnected(&self) -> bool {
+        self.link.as_ref().is_none_or(|l| l.reader.is_finished())
+    }
+
+    /// Waits for the server to close the connection and returns its close code.
+    pub async fn wait_closed(&self) -> Option<u16> {
+        self.wait_until("connection closed", crate::PATIENCE, |c| {
+            c.is_disconnected()
+        })
+        .await;
+        self.close_code()
+    }
+
+    /// Drops the connection without a close frame (as a crashed tab or lost network would).
+    pub fn disconnect(&mut self) {
+        if let Some(link) = self.link.take() {
+            link.reader.abort();
+            link.writer.abort();
+        }
+    }
+
+    /// Connects again with the same document: offline edits flow to the server and the
+    /// server's changes flow back.
+    pub async fn reconnect(&mut self) {
+        self.disconnect();
+        self.open()
+            .await
+            .unwrap_or_else(|e| panic!("reconnect: {e:?}"));
+    }
+}
+
+impl Drop for YClient {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
+fn binary(message: Message) -> WsMessage {
+    WsMessage::Binary(message.encode_v1().into())
+}
+
+/// Applies one frame from the server and answers a sync step 1.
+fn handle_frame(
+    awareness: &Arc<Mutex<Awareness>>,
+    replies: &mpsc::UnboundedSender<WsMessage>,
+    data: &[u8],
+) {
+    let Ok(messages) = journeyboard_server::room::protocol::decode_frame(data) else {
+        panic!("server sent a malformed frame: {data:?}");
+    };
+    let mut awareness = awareness.lock().unwrap();
+    for message in messages {
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let diff = awareness.doc().transact().encode_diff_v1(&sv);
+                let _ = replies.send(binary(Message::Sync(SyncMessage::SyncStep2(diff))));
+            }
+            Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                let update = YUpdate::decode_v1(&update).expect("server update decodes");
+                awareness
+                    .doc()
+                    .transact_mut()
+                    .apply_update(update)
+                    .expect("server update applies");
+            }
+            Message::Awareness(update) => {
+                let _ = awareness.apply_update(update);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The full state of a document as one update (for comparing with the server).
+pub fn full_state(doc: &Doc) -> Vec<u8> {
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
+}
