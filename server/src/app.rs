@@ -11,10 +11,14 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+/// How long shutdown waits for open WebSockets to send their close frames.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What every handler shares.
 pub struct AppState {
@@ -23,6 +27,8 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     /// Flips to true at shutdown; every WebSocket task watches it and closes with 1001.
     pub shutdown: watch::Sender<bool>,
+    /// One clone per open WebSocket; shutdown waits for the count to drop back to one.
+    pub connections: Arc<()>,
 }
 
 impl AppState {
@@ -33,6 +39,7 @@ impl AppState {
             store,
             rooms,
             shutdown: watch::channel(false).0,
+            connections: Arc::new(()),
         })
     }
 }
@@ -78,6 +85,11 @@ pub async fn run(
             let _ = signal_state.shutdown.send(true);
         })
         .await?;
+    // WebSocket tasks were told to close; let them finish before the final snapshot.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while Arc::strong_count(&state.connections) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     state.rooms.shutdown().await;
     Ok(())
 }

@@ -43,6 +43,7 @@ pub async fn upgrade(
     tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, "client connected");
     let rooms = Arc::clone(&state.rooms);
     let shutdown = state.shutdown.subscribe();
+    let connection = Arc::clone(&state.connections);
     Ok(ws
         .max_message_size(TRANSPORT_MAX_MESSAGE_BYTES)
         .max_frame_size(TRANSPORT_MAX_MESSAGE_BYTES)
@@ -55,6 +56,7 @@ pub async fn upgrade(
             }
         })
         .on_upgrade(move |socket| async move {
+            let _connection = connection;
             let conn = joined.conn;
             let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown).await;
             tracing::info!(board = %room.id(), conn, code = close.code, reason = close.reason, "client disconnected");

@@ -195,9 +195,11 @@ impl YClient {
             if condition(self) {
                 return;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() && !condition(self) {
+            if tokio::time::Instant::now() >= deadline {
                 panic!("timed out waiting for: {what}");
             }
+            // Also re-check every 50 ms, for conditions on other things than this client.
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
     }
 

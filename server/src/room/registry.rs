@@ -19,6 +19,9 @@ pub struct Rooms {
     idle_unload: Duration,
     // A std Mutex: only map lookups happen under it, never an await.
     slots: Mutex<HashMap<Uuid, Slot>>,
+    /// Set at shutdown: pending unload timers end at once instead of holding rooms (and so
+    /// the store) alive.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Rooms {
@@ -28,6 +31,7 @@ impl Rooms {
             store,
             idle_unload,
             slots: Mutex::new(HashMap::new()),
+            closing: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -104,9 +108,12 @@ impl Rooms {
 
     fn schedule_unload(self: &Arc<Self>, room: Arc<Room>) {
         let rooms = Arc::clone(self);
+        let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
-            tokio::time::sleep(rooms.idle_unload).await;
-            rooms.unload_if_idle(room).await;
+            tokio::select! {
+                _ = tokio::time::sleep(rooms.idle_unload) => rooms.unload_if_idle(room).await,
+                _ = closing.changed() => {}
+            }
         });
     }
 
@@ -138,6 +145,7 @@ impl Rooms {
 
     /// Shutdown: closes every connection, snapshots every room, flushes the store.
     pub async fn shutdown(&self) {
+        self.closing.send_replace(true);
         let rooms: Vec<Arc<Room>> = self
             .slots()
             .drain()
