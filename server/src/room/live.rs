@@ -397,3 +397,142 @@ fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
         broadcast(st, None, protocol::awareness(update));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Rooms as bytes in, bytes out: two in-memory peers, no sockets.
+    use super::*;
+    use crate::store::{BoardMeta, MemoryStore};
+    use journeyboard_shared::schema::new_board_doc;
+    use journeyboard_shared::Template;
+    use yrs::updates::encoder::Encode;
+
+    fn room() -> Arc<Room> {
+        let store = Arc::new(MemoryStore::default());
+        let id = uuid::Uuid::new_v4();
+        let doc = new_board_doc("Unit", Template::CurrentState, 0.0);
+        let snapshot = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        let meta = BoardMeta {
+            title: "Unit".into(),
+            template: "current-state".into(),
+            created_at: 0,
+            facilitator_hash: String::new(),
+            participant_hash: String::new(),
+            viewer_hash: String::new(),
+        };
+        store.create_board(id, &meta, &snapshot).unwrap();
+        Arc::new(Room::load(id, store).unwrap())
+    }
+
+    fn drain(joined: &mut Joined) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Ok(Outgoing::Frame(frame)) = joined.outgoing.try_recv() {
+            out.extend(protocol::decode_frame(&frame).unwrap());
+        }
+        out
+    }
+
+    fn stage_update() -> Vec<u8> {
+        let doc = Doc::with_client_id(7);
+        let view = BoardDoc::new(&doc);
+        let mut txn = doc.transact_mut();
+        view.insert_stage(&mut txn, 0, "pre", "Pre-awareness");
+        txn.encode_update_v1()
+    }
+
+    fn update_frame(update: Vec<u8>) -> Vec<u8> {
+        Message::Sync(SyncMessage::Update(update)).encode_v1()
+    }
+
+    #[tokio::test]
+    async fn a_new_peer_gets_the_servers_sync_step_1_first() {
+        let room = room();
+        let mut a = room.join(Role::Participant).unwrap();
+        let first = drain(&mut a);
+        assert!(matches!(first[0], Message::Sync(SyncMessage::SyncStep1(_))));
+    }
+
+    #[tokio::test]
+    async fn an_update_is_stored_and_relayed_to_others_only() {
+        let room = room();
+        let mut a = room.join(Role::Participant).unwrap();
+        let mut b = room.join(Role::Participant).unwrap();
+        drain(&mut a);
+        drain(&mut b);
+        room.receive(a.conn, &update_frame(stage_update())).unwrap();
+        assert!(drain(&mut a).is_empty(), "not echoed to its sender");
+        assert!(matches!(drain(&mut b)[..], [Message::Sync(SyncMessage::Update(_))]));
+        assert_eq!(room.summary().stages, 6);
+        assert_eq!(room.store.load_doc(room.id).unwrap().updates.len(), 1);
+
+        // The same update again changes nothing: nothing stored, nothing relayed.
+        room.receive(a.conn, &update_frame(stage_update())).unwrap();
+        assert!(drain(&mut b).is_empty());
+        assert_eq!(room.store.load_doc(room.id).unwrap().updates.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_viewers_update_is_dropped_but_its_presence_is_relayed() {
+        let room = room();
+        let mut viewer = room.join(Role::Viewer).unwrap();
+        let mut other = room.join(Role::Participant).unwrap();
+        drain(&mut viewer);
+        drain(&mut other);
+        room.receive(viewer.conn, &update_frame(stage_update())).unwrap();
+        assert_eq!(room.summary().stages, 5);
+        assert!(drain(&mut other).is_empty());
+
+        let mut awareness = Awareness::new(Doc::with_client_id(99));
+        awareness.set_local_state_raw(r#"{"user":{"name":"V"}}"#);
+        let frame = Message::Awareness(awareness.update().unwrap()).encode_v1();
+        room.receive(viewer.conn, &frame).unwrap();
+        assert!(matches!(drain(&mut other)[..], [Message::Awareness(_)]));
+
+        // Leaving clears the viewer's presence for the others.
+        room.leave(viewer.conn);
+        match &drain(&mut other)[..] {
+            [Message::Awareness(update)] => {
+                assert_eq!(update.clients[&ClientID::new(99)].json.as_ref(), "null")
+            }
+            other => panic!("expected a presence removal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_peer_is_dropped_and_never_blocks_the_others() {
+        let room = room();
+        let writer = room.join(Role::Participant).unwrap();
+        let mut stalled = room.join(Role::Participant).unwrap();
+        let mut healthy = room.join(Role::Participant).unwrap();
+        drain(&mut healthy);
+        for i in 0..(PEER_QUEUE_FRAMES + 10) {
+            let doc = Doc::with_client_id(1000 + i as u64);
+            let view = BoardDoc::new(&doc);
+            let mut txn = doc.transact_mut();
+            view.insert_stage(&mut txn, 0, &format!("s{i}"), "S");
+            let update = txn.encode_update_v1();
+            drop(txn);
+            room.receive(writer.conn, &update_frame(update)).unwrap();
+            drain(&mut healthy);
+        }
+        assert_eq!(room.number_of_peers(), 2, "the stalled peer was dropped");
+        // Its queue ends: the socket task then closes it with 1013 and it resyncs.
+        let mut frames = 0;
+        while let Ok(Outgoing::Frame(_)) = stalled.outgoing.try_recv() {
+            frames += 1;
+        }
+        assert!(frames <= PEER_QUEUE_FRAMES);
+        assert!(stalled.outgoing.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn malformed_frames_change_nothing() {
+        let room = room();
+        let a = room.join(Role::Participant).unwrap();
+        assert!(matches!(room.receive(a.conn, &[0, 2, 50, 1]), Err(ReceiveError::Malformed(_))));
+        let bad_update = update_frame(vec![9, 9, 9, 9, 9]);
+        assert!(matches!(room.receive(a.conn, &bad_update), Err(ReceiveError::BadUpdate(_))));
+        assert_eq!(room.summary().stages, 5);
+        assert!(room.store.load_doc(room.id).unwrap().updates.is_empty());
+    }
+}
