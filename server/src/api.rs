@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use journeyboard_shared::schema::new_board_doc;
-use journeyboard_shared::{BoardSummary, Template};
+use journeyboard_shared::{BoardSummary, Role, Template};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -114,12 +114,23 @@ pub async fn create_board(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// `GET /api/boards/{id}` answer: the summary and what the presented token may do.
+#[derive(Debug, Serialize)]
+pub struct SummaryResponse {
+    #[serde(flatten)]
+    pub summary: BoardSummary,
+    pub role: Role,
+}
+
 pub async fn board_summary(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
-) -> Result<Json<BoardSummary>, AppError> {
+) -> Result<Json<SummaryResponse>, AppError> {
     let access = access::resolve(&state, &id, query.t.as_deref()).await?;
     let room = state.rooms.get(access.id).await?;
-    Ok(Json(room.summary()))
+    Ok(Json(SummaryResponse {
+        summary: room.summary(),
+        role: access.role,
+    }))
 }

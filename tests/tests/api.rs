@@ -54,6 +54,10 @@ async fn creating_a_board_returns_ids_tokens_and_links() {
     assert_eq!(summary["template"], "service-blueprint");
     assert_eq!(summary["phase"], "icebreaker");
     assert_eq!(
+        summary["role"], "viewer",
+        "the summary says what the token may do"
+    );
+    assert_eq!(
         (summary["stages"].as_u64(), summary["lanes"].as_u64()),
         (Some(5), Some(15))
     );
