@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: plain serde types (templates, phases, roles, stages, lanes, notes, summaries).
 //! - [`templates`]: the default stages and lanes each map type starts with (from DOMAIN.md).
+//! - [`textdiff`]: the single edit between two texts, for live typing into a Y.Text.
 //! - [`schema`]: the only code that knows the Y.Doc's root names and shapes; a typed view to
 //!   read and write a board through any yrs transaction.
 //!
@@ -11,5 +12,6 @@
 pub mod model;
 pub mod schema;
 pub mod templates;
+pub mod textdiff;
 
 pub use model::*;

@@ -1,0 +1,77 @@
+//! Calls to the server's HTTP API with the browser's `fetch`.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+/// The answer to `POST /api/boards`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedBoard {
+    pub id: String,
+    pub links: crate::storage::BoardLinks,
+}
+
+/// The answer to `GET /api/boards/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Summary {
+    pub title: String,
+    pub role: String,
+}
+
+/// A failed call: the server's message, or what went wrong on the way.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+pub async fn create_board(title: &str, template: &str) -> Result<CreatedBoard, ApiError> {
+    let body = serde_json::json!({ "title": title, "template": template }).to_string();
+    request("POST", "/api/boards", Some(&body)).await
+}
+
+pub async fn board_summary(id: &str, token: &str) -> Result<Summary, ApiError> {
+    let token = String::from(js_sys::encode_uri_component(token));
+    request("GET", &format!("/api/boards/{id}?t={token}"), None).await
+}
+
+async fn request<T: DeserializeOwned>(method: &str, url: &str, body: Option<&str>) -> Result<T, ApiError> {
+    let network = |what: &str| ApiError {
+        status: 0,
+        message: format!("could not reach the server ({what})"),
+    };
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&body.into());
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| network("request"))?;
+    let _ = request.headers().set("Content-Type", "application/json");
+    let window = web_sys::window().ok_or_else(|| network("window"))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|_| network("fetch"))?
+        .dyn_into()
+        .map_err(|_| network("response"))?;
+    let text = JsFuture::from(response.text().map_err(|_| network("body"))?)
+        .await
+        .map_err(|_| network("body"))?
+        .as_string()
+        .unwrap_or_default();
+    if !response.ok() {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("HTTP {}", response.status()));
+        return Err(ApiError {
+            status: response.status(),
+            message,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| ApiError {
+        status: response.status(),
+        message: format!("unexpected answer: {e}"),
+    })
+}

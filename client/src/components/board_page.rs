@@ -1,0 +1,192 @@
+//! A board page: checks the link, asks for a name, then runs the live board (session, state,
+//! toolbar, grid) and the keyboard shortcuts.
+
+use super::grid::Grid;
+use super::join::JoinDialog;
+use super::toolbar::Toolbar;
+use crate::api;
+use crate::state::BoardState;
+use crate::storage::{self, Identity};
+use crate::sync::{ConnState, Hooks, Session};
+use journeyboard_shared::schema::BoardDoc;
+use journeyboard_shared::{NewNote, NoteColor, Role};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::rc::Rc;
+
+/// Everything a board's components share.
+#[derive(Clone, Copy)]
+pub struct BoardCtx {
+    pub state: BoardState,
+    pub session: StoredValue<Rc<Session>, LocalStorage>,
+    pub role: Role,
+    pub me: StoredValue<Identity>,
+    pub conn: RwSignal<ConnState>,
+    /// A note whose text field should take focus once rendered (a note just added).
+    pub focus_note: RwSignal<Option<String>>,
+}
+
+impl BoardCtx {
+    pub fn can_write(&self) -> bool {
+        self.role.can_write()
+    }
+
+    pub fn can_edit_structure(&self) -> bool {
+        self.role.can_edit_structure()
+    }
+
+    /// A local change (sent, undoable).
+    pub fn edit(&self, change: impl FnOnce(&BoardDoc, &mut yrs::TransactionMut)) {
+        if self.can_write() {
+            self.session.with_value(|s| s.edit(change));
+        }
+    }
+
+    /// Adds an empty note to a cell and asks for its text field to take focus.
+    pub fn add_note(&self, stage: &str, lane: &str) {
+        if !self.can_write() {
+            return;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let note = NewNote {
+            id: id.clone(),
+            text: String::new(),
+            stage: stage.to_string(),
+            lane: lane.to_string(),
+            color: NoteColor::Yellow,
+            author: self.me.with_value(|me| me.name.clone()),
+            created_at: js_sys::Date::now(),
+        };
+        self.session.with_value(|s| {
+            s.undo_boundary();
+            s.edit(|view, txn| view.add_note(txn, &note));
+            s.undo_boundary();
+        });
+        self.focus_note.set(Some(id));
+    }
+
+    /// Tells everyone which note we have selected (outlined in our colour on their screens).
+    pub fn select(&self, note: Option<&str>) {
+        let presence = self.me.with_value(|me| {
+            serde_json::json!({
+                "user": { "name": me.name, "color": me.color },
+                "selected": note,
+            })
+        });
+        self.session.with_value(|s| s.set_presence_raw(presence.to_string()));
+        self.session.with_value(|s| self.state.refresh_people(s));
+    }
+
+    pub fn undo(&self) {
+        if self.can_write() {
+            self.session.with_value(|s| s.undo());
+        }
+    }
+
+    pub fn redo(&self) {
+        if self.can_write() {
+            self.session.with_value(|s| s.redo());
+        }
+    }
+}
+
+#[component]
+pub fn BoardPage(id: String, token: String) -> impl IntoView {
+    let summary = RwSignal::new(None::<Result<api::Summary, api::ApiError>>);
+    let identity = RwSignal::new(storage::load_identity());
+    if token.is_empty() {
+        summary.set(Some(Err(api::ApiError {
+            status: 401,
+            message: "This link has no access token. Ask the facilitator for the full link.".into(),
+        })));
+    } else {
+        let (id, token) = (id.clone(), token.clone());
+        spawn_local(async move {
+            summary.set(Some(api::board_summary(&id, &token).await));
+        });
+    }
+    move || match summary.get() {
+        None => view! { <main class="message"><p role="status">"Opening the board…"</p></main> }.into_any(),
+        Some(Err(e)) => {
+            let message = match e.status {
+                404 => "This board does not exist (or the link is incomplete).".to_string(),
+                401 | 403 => "This link does not open this board. Ask the facilitator for a new link.".to_string(),
+                _ => e.message,
+            };
+            view! {
+                <main class="message" data-testid="board-error">
+                    <h1>"Cannot open the board"</h1>
+                    <p role="alert">{message}</p>
+                    <p><a href="/">"Go to Journeyboard's home page"</a></p>
+                </main>
+            }
+            .into_any()
+        }
+        Some(Ok(summary)) => match identity.get() {
+            None => view! {
+                <JoinDialog board_title=summary.title.clone() on_done=move |i| identity.set(Some(i))/>
+            }
+            .into_any(),
+            Some(me) => {
+                let role = summary.role.parse().unwrap_or(Role::Viewer);
+                view! { <LiveBoard id=id.clone() token=token.clone() role me/> }.into_any()
+            }
+        },
+    }
+}
+
+/// The board once we know who we are: starts the session and provides the context.
+#[component]
+fn LiveBoard(id: String, token: String, role: Role, me: Identity) -> impl IntoView {
+    let state = BoardState::new();
+    let conn = RwSignal::new(ConnState::Connecting);
+    let session = Session::start(
+        &id,
+        &token,
+        Hooks {
+            doc_changed: Box::new(move |s| state.refresh(s)),
+            presence_changed: Box::new(move |s| state.refresh_people(s)),
+            conn_changed: Box::new(move |c| conn.set(c)),
+        },
+    );
+    state.refresh(&session);
+    let ctx = BoardCtx {
+        state,
+        session: StoredValue::new_local(session),
+        role,
+        me: StoredValue::new(me),
+        conn,
+        focus_note: RwSignal::new(None),
+    };
+    ctx.select(None);
+    provide_context(ctx);
+
+    // Undo and redo of one's own changes, also inside a note's text field (where the
+    // browser's own undo would fight the shared document).
+    let shortcuts = window_event_listener(leptos::ev::keydown, move |ev| {
+        let key = ev.key().to_lowercase();
+        if !(ev.ctrl_key() || ev.meta_key()) {
+            return;
+        }
+        let redo = (key == "z" && ev.shift_key()) || key == "y";
+        if key == "z" || redo {
+            ev.prevent_default();
+            if redo {
+                ctx.redo();
+            } else {
+                ctx.undo();
+            }
+        }
+    });
+    on_cleanup(move || shortcuts.remove());
+
+    view! {
+        <div class="board-page">
+            <Toolbar/>
+            <Show when=move || role == Role::Viewer>
+                <p class="banner" role="note">"You are viewing this board: you see every change live, but cannot edit."</p>
+            </Show>
+            <Grid/>
+        </div>
+    }
+}

@@ -1,0 +1,140 @@
+//! The bar above the grid: title, map type, who is here, connection state, undo and redo,
+//! and (for the facilitator) the share links.
+
+use super::board_page::BoardCtx;
+use crate::storage;
+use journeyboard_shared::Template;
+use leptos::prelude::*;
+
+#[component]
+pub fn Toolbar() -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let state = ctx.state;
+    let template_label = move || {
+        state
+            .template
+            .get()
+            .parse::<Template>()
+            .map(|t| t.label().to_string())
+            .unwrap_or_default()
+    };
+    view! {
+        <header class="toolbar">
+            <div class="toolbar-title">
+                <a href="/" class="logo" aria-label="Journeyboard home">"JB"</a>
+                <h1 data-testid="board-title-heading">{move || state.title.get()}</h1>
+                <span class="template-label">{template_label}</span>
+            </div>
+            <PresenceBar/>
+            <ConnectionStatus/>
+            <Show when=move || ctx.can_write()>
+                <div class="undo-redo">
+                    <button type="button" data-testid="undo" aria-label="Undo my last change (Ctrl+Z)"
+                        on:click=move |_| ctx.undo()>"↶"</button>
+                    <button type="button" data-testid="redo" aria-label="Redo (Ctrl+Shift+Z)"
+                        on:click=move |_| ctx.redo()>"↷"</button>
+                </div>
+            </Show>
+            <Show when=move || ctx.can_edit_structure()>
+                <SharePanel/>
+            </Show>
+        </header>
+    }
+}
+
+/// Who is on the board, in their colours.
+#[component]
+fn PresenceBar() -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    view! {
+        <ul class="presence" data-testid="presence" aria-label="People on this board">
+            <For each=move || ctx.state.people.get() key=|p| (p.client_id, p.name.clone(), p.color.clone(), p.is_me) let:person>
+                <li data-testid="presence-user" class="person" style:--person-color=person.color.clone()
+                    title=person.name.clone()>
+                    <span class="dot" aria-hidden="true"></span>
+                    {person.name.clone()}
+                    {person.is_me.then_some(" (you)")}
+                </li>
+            </For>
+        </ul>
+    }
+}
+
+/// Connected / reconnecting / offline; edits made offline stay and sync on return.
+#[component]
+fn ConnectionStatus() -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let label = move || match ctx.conn.get() {
+        crate::sync::ConnState::Connected => "Connected",
+        crate::sync::ConnState::Connecting => "Connecting…",
+        crate::sync::ConnState::Offline => "Offline: your changes are kept and sync when back",
+    };
+    view! {
+        <span class="connection" data-testid="connection-status" role="status"
+            data-state=move || ctx.conn.get().as_str()>
+            <span class="dot" aria-hidden="true"></span>{label}
+        </span>
+    }
+}
+
+/// The participant and viewer links, copyable. Tokens are shown only once by the server, so
+/// the links are those this browser kept when it created the board.
+#[component]
+fn SharePanel() -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let open = RwSignal::new(false);
+    let board_id = ctx.session.with_value(|s| s.board_id().to_string());
+    let links = storage::load_links(&board_id);
+    view! {
+        <div class="share">
+            <button type="button" data-testid="share-toggle" aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)>"Share"</button>
+            <Show when=move || open.get()>
+                {match links.clone() {
+                    Some(links) => view! {
+                        <div class="share-panel card" role="region" aria-label="Share links">
+                            <ShareLink label="Participants (can add and edit notes)" testid="share-participant" url=links.participant.clone()/>
+                            <ShareLink label="Viewers (watch only)" testid="share-viewer" url=links.viewer.clone()/>
+                            <ShareLink label="Co-facilitators" testid="share-facilitator" url=links.facilitator.clone()/>
+                        </div>
+                    }.into_any(),
+                    None => view! {
+                        <div class="share-panel card" role="region" aria-label="Share links">
+                            <p>"This board was created in another browser: its share links are there."</p>
+                        </div>
+                    }.into_any(),
+                }}
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn ShareLink(label: &'static str, testid: &'static str, url: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let input_id = format!("{testid}-input");
+    let to_copy = url.clone();
+    view! {
+        <div class="share-link">
+            <label for=input_id.clone()>{label}</label>
+            <div class="share-row">
+                <input id=input_id type="text" readonly data-testid=testid prop:value=url.clone()
+                    on:focus=move |ev| {
+                        use wasm_bindgen::JsCast;
+                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            input.select();
+                        }
+                    }/>
+                <button type="button" aria-label=format!("Copy the link for {label}")
+                    on:click=move |_| {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.navigator().clipboard().write_text(&to_copy);
+                            copied.set(true);
+                        }
+                    }>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,74 @@
+//! The browser's localStorage: who I am on boards, the links of boards I created, and a copy
+//! of each board's document so offline edits survive a reload. Failures (private mode, quota)
+//! degrade to "not remembered", never to an error.
+
+use base64::Engine;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+const USER_KEY: &str = "journeyboard.user";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn get(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok()?
+}
+
+fn set(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
+    serde_json::from_str(&get(key)?).ok()
+}
+
+fn set_json<T: Serialize>(key: &str, value: &T) {
+    if let Ok(json) = serde_json::to_string(value) {
+        set(key, &json);
+    }
+}
+
+/// The display name and colour a person picked, shared by all boards in this browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub color: String,
+}
+
+pub fn load_identity() -> Option<Identity> {
+    get_json::<Identity>(USER_KEY).filter(|i| !i.name.trim().is_empty())
+}
+
+pub fn save_identity(identity: &Identity) {
+    set_json(USER_KEY, identity);
+}
+
+/// The share links of a board this browser created (tokens are only shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardLinks {
+    pub facilitator: String,
+    pub participant: String,
+    pub viewer: String,
+}
+
+pub fn load_links(board: &str) -> Option<BoardLinks> {
+    get_json(&format!("journeyboard.links.{board}"))
+}
+
+pub fn save_links(board: &str, links: &BoardLinks) {
+    set_json(&format!("journeyboard.links.{board}"), links);
+}
+
+/// The last saved copy of a board's document (a Yjs update).
+pub fn load_doc(board: &str) -> Option<Vec<u8>> {
+    let text = get(&format!("journeyboard.doc.{board}"))?;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+pub fn save_doc(board: &str, state: &[u8]) {
+    let text = base64::engine::general_purpose::STANDARD.encode(state);
+    set(&format!("journeyboard.doc.{board}"), &text);
+}
