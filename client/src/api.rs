@@ -14,7 +14,7 @@ pub struct CreatedBoard {
 }
 
 /// The answer to `GET /api/boards/{id}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Summary {
     pub title: String,
     pub role: String,

@@ -72,3 +72,28 @@ pub fn save_doc(board: &str, state: &[u8]) {
     let text = base64::engine::general_purpose::STANDARD.encode(state);
     set(&format!("journeyboard.doc.{board}"), &text);
 }
+
+/// The last summary of a board (title, role), so a board page opens while offline.
+pub fn load_summary(board: &str) -> Option<crate::api::Summary> {
+    get_json(&format!("journeyboard.summary.{board}"))
+}
+
+pub fn save_summary(board: &str, summary: &crate::api::Summary) {
+    set_json(&format!("journeyboard.summary.{board}"), summary);
+}
+
+/// Marks a board as just created here, so its page opens with the share links shown.
+pub fn mark_just_created(board: &str) {
+    set("journeyboard.just_created", board);
+}
+
+/// Whether the board was just created here (asked once: the mark is cleared).
+pub fn take_just_created(board: &str) -> bool {
+    let created = get("journeyboard.just_created").as_deref() == Some(board);
+    if created {
+        if let Some(storage) = local_storage() {
+            let _ = storage.remove_item("journeyboard.just_created");
+        }
+    }
+    created
+}

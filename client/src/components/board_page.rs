@@ -102,7 +102,16 @@ pub fn BoardPage(id: String, token: String) -> impl IntoView {
     } else {
         let (id, token) = (id.clone(), token.clone());
         spawn_local(async move {
-            summary.set(Some(api::board_summary(&id, &token).await));
+            let answer = match api::board_summary(&id, &token).await {
+                Ok(fresh) => {
+                    storage::save_summary(&id, &fresh);
+                    Ok(fresh)
+                }
+                // Unreachable server: open the board from what this browser knows of it.
+                Err(e) if e.status == 0 => storage::load_summary(&id).ok_or(e),
+                Err(e) => Err(e),
+            };
+            summary.set(Some(answer));
         });
     }
     move || match summary.get() {

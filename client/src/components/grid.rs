@@ -14,7 +14,7 @@ pub fn Grid() -> impl IntoView {
     let state = ctx.state;
     let columns = move || {
         let extra = if ctx.can_edit_structure() { " 3rem" } else { "" };
-        format!("11rem repeat({}, minmax(15rem, 1fr)){extra}", state.stages.with(Vec::len).max(1))
+        format!("14rem repeat({}, minmax(15rem, 1fr)){extra}", state.stages.with(Vec::len).max(1))
     };
     view! {
         <div class="grid-scroll">

@@ -25,6 +25,7 @@ pub fn Home() -> impl IntoView {
             match api::create_board(&title.get_untracked(), &template.get_untracked()).await {
                 Ok(created) => {
                     storage::save_links(&created.id, &created.links);
+                    storage::mark_just_created(&created.id);
                     navigate(&created.links.facilitator);
                 }
                 Err(e) => {

@@ -82,8 +82,8 @@ fn ConnectionStatus() -> impl IntoView {
 #[component]
 fn SharePanel() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
-    let open = RwSignal::new(false);
     let board_id = ctx.session.with_value(|s| s.board_id().to_string());
+    let open = RwSignal::new(storage::take_just_created(&board_id));
     let links = storage::load_links(&board_id);
     view! {
         <div class="share">
