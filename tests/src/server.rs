@@ -29,9 +29,13 @@ impl TestServer {
 
     /// Starts a server on `data_dir` (reusing what an earlier server stored there).
     pub async fn start_in(data_dir: &Path, idle_unload: Duration) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        Self::start_on("127.0.0.1:0".parse().expect("address"), data_dir, idle_unload).await
+    }
+
+    /// Starts a server on a given address: a restarted server on the same port, so that
+    /// clients reconnecting to the old URL find it again.
+    pub async fn start_on(addr: SocketAddr, data_dir: &Path, idle_unload: Duration) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir).expect("open store"));
         let config = Config {
