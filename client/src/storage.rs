@@ -46,6 +46,18 @@ pub fn save_identity(identity: &Identity) {
     set_json(USER_KEY, identity);
 }
 
+/// This browser's secret: it proves to the server which notes and scores are ours. Made on
+/// first use; its public id (a hash) is what the document shows.
+pub fn user_secret() -> String {
+    const KEY: &str = "journeyboard.secret";
+    if let Some(secret) = get(KEY).filter(|s| s.len() >= 32) {
+        return secret;
+    }
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    set(KEY, &secret);
+    secret
+}
+
 /// The share links of a board this browser created (tokens are only shown once, at creation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoardLinks {

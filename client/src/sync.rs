@@ -104,7 +104,11 @@ impl Session {
         let host = location.host().unwrap_or_default();
         let session = Rc::new(Session {
             board_id: board_id.to_string(),
-            ws_url: format!("{scheme}://{host}/ws/{board_id}?t={}", js_sys::encode_uri_component(token)),
+            ws_url: format!(
+                "{scheme}://{host}/ws/{board_id}?t={}&u={}",
+                js_sys::encode_uri_component(token),
+                js_sys::encode_uri_component(&storage::user_secret())
+            ),
             awareness: RefCell::new(Awareness::with_clock(doc.clone(), || js_sys::Date::now() as u64)),
             doc,
             view,

@@ -202,7 +202,7 @@ pub struct Lane {
 }
 
 /// A sticky note, read out of the document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     pub id: String,
     pub text: String,
@@ -210,6 +210,14 @@ pub struct Note {
     pub lane: String,
     pub color: String,
     pub author: String,
+    /// The author's public id (see `identity`); empty for notes of anonymous clients.
+    pub author_id: String,
+    /// `grid` (in a cell) or `icebreaker` (the warm-up area outside the grid).
+    pub area: String,
+    /// Touchpoint channel ([`Channel`] name), for notes in a touchpoints lane; else empty.
+    pub channel: String,
+    /// `used` (today) or `intended`, for touchpoint notes; else empty.
+    pub touchpoint: String,
     /// Milliseconds since the Unix epoch (a JS `Date.now()`).
     pub created_at: f64,
 }
@@ -225,6 +233,146 @@ pub struct NewNote {
     pub color: NoteColor,
     pub author: String,
     pub created_at: f64,
+    pub author_id: String,
+    pub area: NoteArea,
+}
+
+impl Default for NewNote {
+    fn default() -> Self {
+        NewNote {
+            id: String::new(),
+            text: String::new(),
+            stage: String::new(),
+            lane: String::new(),
+            color: NoteColor::Yellow,
+            author: String::new(),
+            created_at: 0.0,
+            author_id: String::new(),
+            area: NoteArea::Grid,
+        }
+    }
+}
+
+string_enum!(
+    /// Where a note lives.
+    NoteArea, "note area", {
+        /// In a cell of the journey grid.
+        Grid => "grid",
+        /// In the icebreaker's warm-up area, outside the grid.
+        Icebreaker => "icebreaker",
+    }
+);
+
+string_enum!(
+    /// Where a customer meets the brand (DOMAIN.md, "Touchpoints").
+    Channel, "channel", {
+        Website => "website",
+        App => "app",
+        Email => "email",
+        Phone => "phone",
+        InPerson => "in-person",
+        Social => "social",
+        PaidAds => "paid-ads",
+        Reviews => "reviews",
+        Other => "other",
+    }
+);
+
+impl Channel {
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Website => "Website",
+            Channel::App => "App",
+            Channel::Email => "E-mail",
+            Channel::Phone => "Phone",
+            Channel::InPerson => "In person",
+            Channel::Social => "Social",
+            Channel::PaidAds => "Paid ads",
+            Channel::Reviews => "Review sites and mentions",
+            Channel::Other => "Other",
+        }
+    }
+}
+
+string_enum!(
+    /// Whether customers use a touchpoint today or the team intends them to.
+    TouchpointStatus, "touchpoint status", {
+        Used => "used",
+        Intended => "intended",
+    }
+);
+
+/// A persona card (DOMAIN.md, "Personas").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Persona {
+    pub id: String,
+    pub name: String,
+    /// An emoji or initials shown as the photo.
+    pub avatar: String,
+    pub role: String,
+    pub demographics: String,
+    pub way_of_life: String,
+    pub goals: String,
+    pub motivations: String,
+    pub frustrations: String,
+    pub quote: String,
+}
+
+/// An action item decided in the iteration phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionItem {
+    pub id: String,
+    pub text: String,
+    pub owner: String,
+    /// A date, `YYYY-MM-DD`, or empty.
+    pub due: String,
+    /// The id of the note it answers, or empty.
+    pub note: String,
+}
+
+string_enum!(
+    /// A resource the team has, or needs.
+    ResourceKind, "resource kind", {
+        Have => "have",
+        Need => "need",
+    }
+);
+
+/// A resource of the iteration phase's have / need list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub text: String,
+    /// `have` or `need`.
+    pub kind: String,
+}
+
+/// The facilitator's settings for the workshop, kept in the `board` map.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkshopSettings {
+    pub goals: String,
+    pub kpis: String,
+    /// When the current time box ends (ms since the epoch), if one is running.
+    pub timer_deadline: Option<f64>,
+    /// The time box's length in ms (shown while stopped).
+    pub timer_duration: f64,
+    /// Reveal private notes when the time box ends.
+    pub timer_reveal: bool,
+    /// New icebreaker notes are private to their author until revealed.
+    pub private_mode: bool,
+    /// The stage the walkthrough is at, if it is running.
+    pub walkthrough_stage: Option<String>,
+    pub voting_open: bool,
+    /// Dots each person may place.
+    pub vote_dots: u32,
+    /// Lanes whose notes can be voted on (empty: all).
+    pub vote_lanes: Vec<String>,
+    /// Nobody but facilitators may change anything.
+    pub locked: bool,
+    /// Lanes nobody but facilitators may change.
+    pub locked_lanes: Vec<String>,
+    /// The main persona's id, if chosen.
+    pub main_persona: Option<String>,
 }
 
 /// A board at a glance, as `GET /api/boards/{id}` returns it.

@@ -15,6 +15,7 @@ fn note(id: &str) -> NewNote {
         color: NoteColor::Blue,
         author: "T".into(),
         created_at: 0.0,
+        ..NewNote::default()
     }
 }
 

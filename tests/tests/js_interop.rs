@@ -29,6 +29,7 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
                 color: NoteColor::Yellow,
                 author: "Rust".into(),
                 created_at: 1.0,
+                ..NewNote::default()
             },
         )
     });
@@ -42,13 +43,24 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
         .output();
     let node = tokio::spawn(node);
 
-    rust.wait_until("the JS note arrives", PATIENCE, |c| c.read(|v, t| v.note(t, "from-js").is_some())).await;
+    rust.wait_until("the JS note arrives", PATIENCE, |c| {
+        c.read(|v, t| v.note(t, "from-js").is_some())
+    })
+    .await;
     let js_note = rust.read(|v, t| v.note(t, "from-js")).unwrap();
     assert_eq!(js_note.text, "Written by y-websocket");
-    assert_eq!((js_note.stage.as_str(), js_note.lane.as_str()), ("purchase", "pain-points"));
-    assert!(rust.read(|v, t| v.note_text(t, "from-js").is_some()), "JS wrote text as a Y.Text");
+    assert_eq!(
+        (js_note.stage.as_str(), js_note.lane.as_str()),
+        ("purchase", "pain-points")
+    );
+    assert!(
+        rust.read(|v, t| v.note_text(t, "from-js").is_some()),
+        "JS wrote text as a Y.Text"
+    );
     rust.wait_until("JS presence arrives", PATIENCE, |c| {
-        c.peers_presence().iter().any(|(_, s)| s.contains("JS client"))
+        c.peers_presence()
+            .iter()
+            .any(|(_, s)| s.contains("JS client"))
     })
     .await;
     rust.edit(|view, txn| {
@@ -62,13 +74,18 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
                 color: NoteColor::Yellow,
                 author: "Rust".into(),
                 created_at: 2.0,
+                ..NewNote::default()
             },
         )
     });
 
     let output = node.await.unwrap().expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON line");
     assert_eq!(seen["title"], "Interop");
     assert_eq!(seen["phase"], "icebreaker");
@@ -76,5 +93,12 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
     assert_eq!(seen["lanes"].as_array().unwrap().len(), 9);
     assert_eq!(seen["rustNoteText"], "Written by yrs — ünïcode ✓");
     assert_eq!(seen["rustNoteTextIsYText"], true);
-    assert!(seen["peers"].as_array().unwrap().iter().any(|p| p == "Rust client"), "{seen}");
+    assert!(
+        seen["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "Rust client"),
+        "{seen}"
+    );
 }

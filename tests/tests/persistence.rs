@@ -19,6 +19,7 @@ fn note(id: &str) -> NewNote {
         color: NoteColor::Orange,
         author: "T".into(),
         created_at: 0.0,
+        ..NewNote::default()
     }
 }
 

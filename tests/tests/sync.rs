@@ -14,6 +14,7 @@ fn note(id: &str, text: &str, stage: &str, lane: &str) -> NewNote {
         color: NoteColor::Yellow,
         author: "Test".into(),
         created_at: 1_700_000_000_000.0,
+        ..NewNote::default()
     }
 }
 

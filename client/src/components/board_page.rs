@@ -9,7 +9,7 @@ use crate::state::BoardState;
 use crate::storage::{self, Identity};
 use crate::sync::{ConnState, Hooks, Session};
 use journeyboard_shared::schema::BoardDoc;
-use journeyboard_shared::{NewNote, NoteColor, Role};
+use journeyboard_shared::{NewNote, NoteArea, NoteColor, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::rc::Rc;
@@ -21,12 +21,18 @@ pub struct BoardCtx {
     pub session: StoredValue<Rc<Session>, LocalStorage>,
     pub role: Role,
     pub me: StoredValue<Identity>,
+    /// Our public id (see `journeyboard_shared::identity`), written into our notes.
+    pub me_id: StoredValue<String>,
     pub conn: RwSignal<ConnState>,
     /// A note whose text field should take focus once rendered (a note just added).
     pub focus_note: RwSignal<Option<String>>,
 }
 
 impl BoardCtx {
+    pub fn me_id(&self) -> String {
+        self.me_id.get_value()
+    }
+
     pub fn can_write(&self) -> bool {
         self.role.can_write()
     }
@@ -56,6 +62,8 @@ impl BoardCtx {
             color: NoteColor::Yellow,
             author: self.me.with_value(|me| me.name.clone()),
             created_at: js_sys::Date::now(),
+            author_id: self.me_id(),
+            area: NoteArea::Grid,
         };
         self.session.with_value(|s| {
             s.undo_boundary();
@@ -164,6 +172,7 @@ fn LiveBoard(id: String, token: String, role: Role, me: Identity) -> impl IntoVi
         session: StoredValue::new_local(session),
         role,
         me: StoredValue::new(me),
+        me_id: StoredValue::new(journeyboard_shared::identity::public_id(&storage::user_secret())),
         conn,
         focus_note: RwSignal::new(None),
     };

@@ -2,10 +2,15 @@
 //! `docs/SCHEMA.md` documents the same for JS clients; keep the two in step.
 //!
 //! Roots:
-//! - `board` (Y.Map): `title`, `template`, `phase`, `schema_version`, `created_at`.
+//! - `board` (Y.Map): `title`, `template`, `phase`, `schema_version`, `created_at` and the
+//!   facilitator's workshop settings (see [`workshop`]).
 //! - `stages`, `lanes` (Y.Array of Y.Map): `id`, `title` (lanes also `kind`).
 //! - `notes` (Y.Map): note id -> Y.Map with `id`, `text` (Y.Text), `stage`, `lane`, `color`,
-//!   `author`, `created_at`.
+//!   `author`, `author_id`, `area`, `channel`, `touchpoint`, `created_at`.
+//! - `personas`, `actions`, `resources` (Y.Map id -> Y.Map), `emotions` (Y.Map
+//!   `author_id/stage_id` -> score), `votes` (Y.Map note id -> total, written by the server).
+
+mod workshop;
 
 use crate::model::{Lane, NewNote, Note, NoteColor, Phase, Stage, Template};
 use crate::templates;
@@ -23,6 +28,16 @@ pub const ROOT_STAGES: &str = "stages";
 pub const ROOT_LANES: &str = "lanes";
 /// Root map of note id -> note map.
 pub const ROOT_NOTES: &str = "notes";
+/// Root map of persona id -> persona map.
+pub const ROOT_PERSONAS: &str = "personas";
+/// Root map of `author_id/stage_id` -> emotion score (-2..=2).
+pub const ROOT_EMOTIONS: &str = "emotions";
+/// Root map of note id -> vote total (written by the server when voting closes).
+pub const ROOT_VOTES: &str = "votes";
+/// Root map of action item id -> action map.
+pub const ROOT_ACTIONS: &str = "actions";
+/// Root map of resource id -> resource map.
+pub const ROOT_RESOURCES: &str = "resources";
 
 /// Bumped when the schema changes in a way old clients cannot read.
 pub const SCHEMA_VERSION: f64 = 1.0;
@@ -41,6 +56,36 @@ pub mod key {
     pub const LANE: &str = "lane";
     pub const COLOR: &str = "color";
     pub const AUTHOR: &str = "author";
+    pub const AUTHOR_ID: &str = "author_id";
+    pub const AREA: &str = "area";
+    pub const CHANNEL: &str = "channel";
+    pub const TOUCHPOINT: &str = "touchpoint";
+    // Workshop settings in `board` (facilitator-only).
+    pub const GOALS: &str = "goals";
+    pub const KPIS: &str = "kpis";
+    pub const TIMER_DEADLINE: &str = "timer_deadline";
+    pub const TIMER_DURATION: &str = "timer_duration";
+    pub const TIMER_REVEAL: &str = "timer_reveal";
+    pub const PRIVATE_MODE: &str = "private_mode";
+    pub const WALKTHROUGH_STAGE: &str = "walkthrough_stage";
+    pub const VOTING_OPEN: &str = "voting_open";
+    pub const VOTE_DOTS: &str = "vote_dots";
+    pub const VOTE_LANES: &str = "vote_lanes";
+    pub const LOCKED: &str = "locked";
+    pub const LOCKED_LANES: &str = "locked_lanes";
+    pub const MAIN_PERSONA: &str = "main_persona";
+    // Persona, action item and resource fields.
+    pub const NAME: &str = "name";
+    pub const AVATAR: &str = "avatar";
+    pub const ROLE: &str = "role";
+    pub const DEMOGRAPHICS: &str = "demographics";
+    pub const WAY_OF_LIFE: &str = "way_of_life";
+    pub const MOTIVATIONS: &str = "motivations";
+    pub const FRUSTRATIONS: &str = "frustrations";
+    pub const QUOTE: &str = "quote";
+    pub const OWNER: &str = "owner";
+    pub const DUE: &str = "due";
+    pub const NOTE: &str = "note";
 }
 
 /// Handles to a board document's roots. Cheap to create; holds no transaction.
@@ -50,6 +95,11 @@ pub struct BoardDoc {
     pub stages: ArrayRef,
     pub lanes: ArrayRef,
     pub notes: MapRef,
+    pub personas: MapRef,
+    pub emotions: MapRef,
+    pub votes: MapRef,
+    pub actions: MapRef,
+    pub resources: MapRef,
 }
 
 impl BoardDoc {
@@ -60,6 +110,11 @@ impl BoardDoc {
             stages: doc.get_or_insert_array(ROOT_STAGES),
             lanes: doc.get_or_insert_array(ROOT_LANES),
             notes: doc.get_or_insert_map(ROOT_NOTES),
+            personas: doc.get_or_insert_map(ROOT_PERSONAS),
+            emotions: doc.get_or_insert_map(ROOT_EMOTIONS),
+            votes: doc.get_or_insert_map(ROOT_VOTES),
+            actions: doc.get_or_insert_map(ROOT_ACTIONS),
+            resources: doc.get_or_insert_map(ROOT_RESOURCES),
         }
     }
 
@@ -162,6 +217,8 @@ impl BoardDoc {
             (key::LANE, In::from(note.lane.as_str())),
             (key::COLOR, In::from(note.color.as_str())),
             (key::AUTHOR, In::from(note.author.as_str())),
+            (key::AUTHOR_ID, In::from(note.author_id.as_str())),
+            (key::AREA, In::from(note.area.as_str())),
             (key::CREATED_AT, In::from(note.created_at)),
         ]);
         self.notes.insert(txn, note.id.as_str(), prelim);
@@ -263,10 +320,15 @@ impl BoardDoc {
         root.insert(ROOT_STAGES.to_string(), self.stages.to_json(txn));
         root.insert(ROOT_LANES.to_string(), self.lanes.to_json(txn));
         root.insert(ROOT_NOTES.to_string(), self.notes.to_json(txn));
+        root.insert(ROOT_PERSONAS.to_string(), self.personas.to_json(txn));
+        root.insert(ROOT_EMOTIONS.to_string(), self.emotions.to_json(txn));
+        root.insert(ROOT_VOTES.to_string(), self.votes.to_json(txn));
+        root.insert(ROOT_ACTIONS.to_string(), self.actions.to_json(txn));
+        root.insert(ROOT_RESOURCES.to_string(), self.resources.to_json(txn));
         Any::from(root)
     }
 
-    fn note_map<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<MapRef> {
+    pub(crate) fn note_map<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<MapRef> {
         self.notes.get(txn, id)?.cast::<MapRef>().ok()
     }
 }
@@ -326,7 +388,7 @@ fn lane_prelim(id: &str, title: &str, kind: &str) -> MapPrelim {
     ])
 }
 
-fn read_note<T: ReadTxn>(m: &MapRef, txn: &T) -> Note {
+pub(crate) fn read_note<T: ReadTxn>(m: &MapRef, txn: &T) -> Note {
     Note {
         id: map_string(m, txn, key::ID),
         text: match m.get(txn, key::TEXT) {
@@ -338,6 +400,13 @@ fn read_note<T: ReadTxn>(m: &MapRef, txn: &T) -> Note {
         lane: map_string(m, txn, key::LANE),
         color: map_string(m, txn, key::COLOR),
         author: map_string(m, txn, key::AUTHOR),
+        author_id: map_string(m, txn, key::AUTHOR_ID),
+        area: match map_string(m, txn, key::AREA) {
+            area if area.is_empty() => "grid".to_string(),
+            area => area,
+        },
+        channel: map_string(m, txn, key::CHANNEL),
+        touchpoint: map_string(m, txn, key::TOUCHPOINT),
         created_at: match m.get(txn, key::CREATED_AT) {
             Some(Out::Any(Any::Number(n))) => n.as_f64().unwrap_or(0.0),
             _ => 0.0,
@@ -347,7 +416,7 @@ fn read_note<T: ReadTxn>(m: &MapRef, txn: &T) -> Note {
 
 /// A string field of a map; other clients may have written another type, which reads as its
 /// string form rather than failing.
-fn map_string<T: ReadTxn>(m: &MapRef, txn: &T, field: &str) -> String {
+pub(crate) fn map_string<T: ReadTxn>(m: &MapRef, txn: &T, field: &str) -> String {
     match m.get(txn, field) {
         Some(Out::Any(Any::String(s))) => s.to_string(),
         Some(Out::Any(Any::Null | Any::Undefined)) | None => String::new(),
@@ -380,6 +449,7 @@ mod tests {
             color: NoteColor::Pink,
             author: "Ana".into(),
             created_at: 1.0,
+            ..NewNote::default()
         }
     }
 
