@@ -1,0 +1,95 @@
+//! Latency percentiles and /proc readings.
+
+use serde::Serialize;
+
+/// Percentiles of a set of latencies, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Stats {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Stats {
+    pub fn from_micros(mut values: Vec<u32>) -> Stats {
+        if values.is_empty() {
+            return Stats::default();
+        }
+        values.sort_unstable();
+        let at = |q: f64| {
+            let i = ((values.len() as f64 - 1.0) * q).round() as usize;
+            values[i] as f64 / 1000.0
+        };
+        Stats {
+            count: values.len(),
+            p50_ms: at(0.50),
+            p95_ms: at(0.95),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+
+    pub fn from_millis(values: &[f64]) -> Stats {
+        Stats::from_micros(values.iter().map(|ms| (ms * 1000.0) as u32).collect())
+    }
+}
+
+/// Clock ticks per second for /proc/PID/stat (`getconf CLK_TCK`; 100 on Linux x86).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// User + system CPU seconds a process (all its threads) has used.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line; `rest` starts at field 3.
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    ticks / clock_ticks()
+}
+
+/// A `/proc/PID/status` memory line (`VmRSS`, `VmHWM`) in KiB.
+pub fn status_kib(pid: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Total memory from /proc/meminfo, in KiB.
+pub fn status_kib_meminfo() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
