@@ -18,6 +18,10 @@ pub struct CreatedBoard {
 pub struct Summary {
     pub title: String,
     pub role: String,
+    /// The server's clock (ms since the epoch) when it answered: the shared countdown uses
+    /// the server's time, not each laptop's.
+    #[serde(default)]
+    pub server_time: f64,
 }
 
 /// A failed call: the server's message, or what went wrong on the way.

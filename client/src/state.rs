@@ -1,8 +1,10 @@
 //! The board as signals for the UI, refreshed from the yrs document after each change.
 //! Only what changed is set, so a keystroke in one note re-renders that note alone.
 
-use journeyboard_shared::{Lane, Note, Stage};
+use journeyboard_shared::{ActionItem, Lane, Note, Persona, Resource, Stage, WorkshopSettings};
+use std::collections::BTreeMap;
 use leptos::prelude::*;
+use yrs::Map;
 use std::collections::HashMap;
 
 /// Where a note sits: (id, stage, lane), in display order.
@@ -31,6 +33,19 @@ pub struct BoardState {
     /// Which cell each note is in; set only when a note is added, moved or removed.
     pub placement: RwSignal<Vec<Placement>>,
     pub people: RwSignal<Vec<Person>>,
+    pub settings: RwSignal<WorkshopSettings>,
+    pub personas: RwSignal<Vec<Persona>>,
+    /// (author id, stage id) -> score.
+    pub emotions: RwSignal<BTreeMap<(String, String), i64>>,
+    /// Published vote totals (after voting closed).
+    pub votes: RwSignal<BTreeMap<String, u32>>,
+    pub actions: RwSignal<Vec<ActionItem>>,
+    pub resources: RwSignal<Vec<Resource>>,
+    /// Icebreaker notes of the shared doc (revealed or written in the open).
+    pub icebreaker: RwSignal<Vec<Note>>,
+    /// My private doc: unrevealed icebreaker notes and the dots I placed.
+    pub private_notes: RwSignal<Vec<Note>>,
+    pub my_votes: RwSignal<BTreeMap<String, u32>>,
 }
 
 impl BoardState {
@@ -44,12 +59,21 @@ impl BoardState {
             notes: RwSignal::new(HashMap::new()),
             placement: RwSignal::new(Vec::new()),
             people: RwSignal::new(Vec::new()),
+            settings: RwSignal::new(WorkshopSettings::default()),
+            personas: RwSignal::new(Vec::new()),
+            emotions: RwSignal::new(BTreeMap::new()),
+            votes: RwSignal::new(BTreeMap::new()),
+            actions: RwSignal::new(Vec::new()),
+            resources: RwSignal::new(Vec::new()),
+            icebreaker: RwSignal::new(Vec::new()),
+            private_notes: RwSignal::new(Vec::new()),
+            my_votes: RwSignal::new(BTreeMap::new()),
         }
     }
 
     /// Re-reads the document and updates the signals whose values changed.
     pub fn refresh(&self, session: &crate::sync::Session) {
-        let (title, template, phase, stages, lanes, notes) = session.read(|view, txn| {
+        let (title, template, phase, stages, lanes, all_notes) = session.read(|view, txn| {
             (
                 view.title(txn),
                 view.template(txn),
@@ -59,6 +83,17 @@ impl BoardState {
                 view.notes(txn),
             )
         });
+        session.read(|view, txn| {
+            set_if_changed(self.settings, view.settings(txn));
+            set_if_changed(self.personas, view.personas(txn));
+            set_if_changed(self.emotions, view.emotions(txn));
+            set_if_changed(self.votes, view.vote_totals(txn));
+            set_if_changed(self.actions, view.action_items(txn));
+            set_if_changed(self.resources, view.resources(txn));
+        });
+        let (icebreaker, notes): (Vec<Note>, Vec<Note>) =
+            all_notes.into_iter().partition(|n| n.area == "icebreaker");
+        set_if_changed(self.icebreaker, icebreaker);
         set_if_changed(self.title, title);
         set_if_changed(self.template, template);
         set_if_changed(self.phase, phase);
@@ -93,6 +128,24 @@ impl BoardState {
             self.notes.set(signals);
         }
         set_if_changed(self.placement, placement);
+    }
+
+    /// Re-reads my private doc.
+    pub fn refresh_private(&self, session: &crate::sync::Session) {
+        let (notes, votes) = session.read(|view, txn| {
+            let votes: BTreeMap<String, u32> = view
+                .votes
+                .iter(txn)
+                .filter_map(|(k, v)| match v {
+                    yrs::Out::Any(yrs::Any::Number(n)) => Some((k.to_string(), n.as_f64()?.max(0.0) as u32)),
+                    _ => None,
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            (view.notes(txn), votes)
+        });
+        set_if_changed(self.private_notes, notes);
+        set_if_changed(self.my_votes, votes);
     }
 
     /// Re-reads presence.

@@ -64,6 +64,8 @@ pub struct Hooks {
 /// One board's live session.
 pub struct Session {
     board_id: String,
+    /// localStorage key of this doc's offline copy.
+    storage_key: String,
     ws_url: String,
     pub doc: Doc,
     pub view: BoardDoc,
@@ -79,8 +81,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates the session: restores the local copy, wires the observers, and connects.
-    pub fn start(board_id: &str, token: &str, hooks: Hooks) -> Rc<Session> {
+    /// Creates the session for the board's shared doc (`private` false) or for this person's
+    /// private doc (their unrevealed notes and votes): restores the local copy, wires the
+    /// observers, and connects.
+    pub fn start(board_id: &str, token: &str, private: bool, hooks: Hooks) -> Rc<Session> {
         let doc = Doc::with_options(Options {
             // Text positions in UTF-16 code units, as the browser's textarea counts them.
             offset_kind: OffsetKind::Utf16,
@@ -104,8 +108,10 @@ impl Session {
         let host = location.host().unwrap_or_default();
         let session = Rc::new(Session {
             board_id: board_id.to_string(),
+            storage_key: if private { format!("{board_id}.private") } else { board_id.to_string() },
             ws_url: format!(
-                "{scheme}://{host}/ws/{board_id}?t={}&u={}",
+                "{scheme}://{host}/ws/{board_id}{}?t={}&u={}",
+                if private { "/private" } else { "" },
                 js_sys::encode_uri_component(token),
                 js_sys::encode_uri_component(&storage::user_secret())
             ),
@@ -168,13 +174,13 @@ impl Session {
             if let Some(session) = weak.upgrade() {
                 session.save_scheduled.set(false);
                 let state = session.doc.transact().encode_state_as_update_v1(&StateVector::default());
-                storage::save_doc(&session.board_id, &state);
+                storage::save_doc(&session.storage_key, &state);
             }
         });
     }
 
     fn restore_local_copy(&self) {
-        let Some(bytes) = storage::load_doc(&self.board_id) else { return };
+        let Some(bytes) = storage::load_doc(&self.storage_key) else { return };
         if let Ok(update) = YUpdate::decode_v1(&bytes) {
             let _ = self.doc.transact_mut_with(RESTORE).apply_update(update);
         }

@@ -2,6 +2,8 @@
 //! toolbar, grid) and the keyboard shortcuts.
 
 use super::grid::Grid;
+use super::phase_bar::PhaseBar;
+use super::side_panel::SidePanel;
 use super::join::JoinDialog;
 use super::toolbar::Toolbar;
 use crate::api;
@@ -26,15 +28,50 @@ pub struct BoardCtx {
     pub conn: RwSignal<ConnState>,
     /// A note whose text field should take focus once rendered (a note just added).
     pub focus_note: RwSignal<Option<String>>,
+    /// My private doc (unrevealed icebreaker notes, my votes); none for viewers.
+    pub private: StoredValue<Option<Rc<Session>>, LocalStorage>,
+    /// Server clock minus ours, in ms.
+    pub clock_offset: f64,
+    /// Whether my view follows the facilitator's walkthrough.
+    pub following: RwSignal<bool>,
 }
 
 impl BoardCtx {
+    /// Now, on the server's clock (ms since the epoch).
+    pub fn now(&self) -> f64 {
+        js_sys::Date::now() + self.clock_offset
+    }
+
+    /// A change to my private doc.
+    pub fn edit_private(&self, change: impl FnOnce(&BoardDoc, &mut yrs::TransactionMut)) {
+        self.private.with_value(|p| {
+            if let Some(p) = p {
+                p.edit(change);
+            }
+        });
+    }
+
+    /// A facilitator setting (the server refuses it from anyone else).
+    pub fn set_setting(&self, field: &'static str, value: impl Into<yrs::Any>) {
+        if self.can_edit_structure() {
+            let value = value.into();
+            self.edit(|view, txn| view.set_setting(txn, field, value));
+        }
+    }
+
     pub fn me_id(&self) -> String {
         self.me_id.get_value()
     }
 
+    /// Whether I may change the board now (reactive: a lock takes effect at once).
     pub fn can_write(&self) -> bool {
         self.role.can_write()
+            && (self.role == Role::Facilitator || !self.state.settings.with(|s| s.locked))
+    }
+
+    /// Whether a lane is locked for me.
+    pub fn lane_locked(&self, lane: &str) -> bool {
+        self.role != Role::Facilitator && self.state.settings.with(|s| s.locked_lanes.iter().any(|l| l == lane))
     }
 
     pub fn can_edit_structure(&self) -> bool {
@@ -50,12 +87,24 @@ impl BoardCtx {
 
     /// Adds an empty note to a cell and asks for its text field to take focus.
     pub fn add_note(&self, stage: &str, lane: &str) {
-        if !self.can_write() {
-            return;
+        self.add_note_in(stage, lane, NoteArea::Grid);
+    }
+
+    /// Adds an empty icebreaker note: private (in my private doc) while private mode is on.
+    pub fn add_icebreaker_note(&self) {
+        if self.state.settings.with_untracked(|s| s.private_mode) {
+            let note = self.new_note("", "", NoteArea::Icebreaker);
+            let id = note.id.clone();
+            self.edit_private(|view, txn| view.add_note(txn, &note));
+            self.focus_note.set(Some(id));
+        } else {
+            self.add_note_in("", "", NoteArea::Icebreaker);
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        let note = NewNote {
-            id: id.clone(),
+    }
+
+    fn new_note(&self, stage: &str, lane: &str, area: NoteArea) -> NewNote {
+        NewNote {
+            id: uuid::Uuid::new_v4().to_string(),
             text: String::new(),
             stage: stage.to_string(),
             lane: lane.to_string(),
@@ -63,8 +112,16 @@ impl BoardCtx {
             author: self.me.with_value(|me| me.name.clone()),
             created_at: js_sys::Date::now(),
             author_id: self.me_id(),
-            area: NoteArea::Grid,
-        };
+            area,
+        }
+    }
+
+    fn add_note_in(&self, stage: &str, lane: &str, area: NoteArea) {
+        if !self.can_write() {
+            return;
+        }
+        let note = self.new_note(stage, lane, area);
+        let id = note.id.clone();
         self.session.with_value(|s| {
             s.undo_boundary();
             s.edit(|view, txn| view.add_note(txn, &note));
@@ -146,7 +203,8 @@ pub fn BoardPage(id: String, token: String) -> impl IntoView {
             .into_any(),
             Some(me) => {
                 let role = summary.role.parse().unwrap_or(Role::Viewer);
-                view! { <LiveBoard id=id.clone() token=token.clone() role me/> }.into_any()
+                let clock_offset = if summary.server_time > 0.0 { summary.server_time - js_sys::Date::now() } else { 0.0 };
+                view! { <LiveBoard id=id.clone() token=token.clone() role me clock_offset/> }.into_any()
             }
         },
     }
@@ -154,12 +212,27 @@ pub fn BoardPage(id: String, token: String) -> impl IntoView {
 
 /// The board once we know who we are: starts the session and provides the context.
 #[component]
-fn LiveBoard(id: String, token: String, role: Role, me: Identity) -> impl IntoView {
+fn LiveBoard(id: String, token: String, role: Role, me: Identity, clock_offset: f64) -> impl IntoView {
     let state = BoardState::new();
     let conn = RwSignal::new(ConnState::Connecting);
+    let private = role.can_write().then(|| {
+        let private = Session::start(
+            &id,
+            &token,
+            true,
+            Hooks {
+                doc_changed: Box::new(move |s| state.refresh_private(s)),
+                presence_changed: Box::new(|_| {}),
+                conn_changed: Box::new(|_| {}),
+            },
+        );
+        state.refresh_private(&private);
+        private
+    });
     let session = Session::start(
         &id,
         &token,
+        false,
         Hooks {
             doc_changed: Box::new(move |s| state.refresh(s)),
             presence_changed: Box::new(move |s| state.refresh_people(s)),
@@ -175,6 +248,9 @@ fn LiveBoard(id: String, token: String, role: Role, me: Identity) -> impl IntoVi
         me_id: StoredValue::new(journeyboard_shared::identity::public_id(&storage::user_secret())),
         conn,
         focus_note: RwSignal::new(None),
+        private: StoredValue::new_local(private),
+        clock_offset,
+        following: RwSignal::new(true),
     };
     ctx.select(None);
     provide_context(ctx);
@@ -201,10 +277,17 @@ fn LiveBoard(id: String, token: String, role: Role, me: Identity) -> impl IntoVi
     view! {
         <div class="board-page">
             <Toolbar/>
+            <PhaseBar/>
             <Show when=move || role == Role::Viewer>
                 <p class="banner" role="note">"You are viewing this board: you see every change live, but cannot edit."</p>
             </Show>
-            <Grid/>
+            <Show when=move || role == Role::Participant && state.settings.with(|s| s.locked)>
+                <p class="banner banner-locked" role="note" data-testid="locked-banner">"The facilitator has locked the board: you can look, not change."</p>
+            </Show>
+            <div class="board-main">
+                <Grid/>
+                <SidePanel/>
+            </div>
         </div>
     }
 }

@@ -4,7 +4,9 @@
 
 use super::board_page::BoardCtx;
 use super::headers::{AddLane, AddStage, LaneHeader, StageHeader};
+use super::emotions::EmotionCurve;
 use super::note::{NoteCard, NOTE_DRAG_TYPE};
+use journeyboard_shared::{Channel, LaneKind};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -34,6 +36,14 @@ pub fn Grid() -> impl IntoView {
                         <AddStage/>
                     </Show>
                 </div>
+                <Show when=move || state.phase.get() == "walkthrough" || state.emotions.with(|e| !e.is_empty())>
+                    <div class="grid-row" role="row">
+                        <EmotionCurve/>
+                        <Show when=move || ctx.can_edit_structure()>
+                            <div class="grid-filler" aria-hidden="true"></div>
+                        </Show>
+                    </div>
+                </Show>
                 <For each=move || state.lanes.get() key=|l| l.id.clone() let:lane>
                     <LaneRow lane_id=lane.id/>
                 </For>
@@ -97,6 +107,18 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
     let add_on_dblclick = add.clone();
     let (drop_stage, drop_lane) = (stage_id.clone(), lane_id.clone());
     let drag_over = RwSignal::new(false);
+    let walk_stage = stage_id.clone();
+    let walk_current = move || state.settings.with(|s| s.walkthrough_stage.as_deref() == Some(walk_stage.as_str()));
+    let lock_lane = lane_id.clone();
+    let writable = move || ctx.can_write() && !ctx.lane_locked(&lock_lane);
+    let writable_drop = writable.clone();
+    let writable_hint = writable.clone();
+    let writable_add = writable.clone();
+    let gap_lane = lane_id.clone();
+    let is_touchpoints = move || state.lanes.with(|l| l.iter().any(|x| x.id == gap_lane && x.kind == LaneKind::Touchpoints.as_str()));
+    let gap_stage = stage_id.clone();
+    let gap_lane = lane_id.clone();
+    let gap = Memo::new(move |_| touchpoint_gap(&state, &gap_stage, &gap_lane));
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         let is_cell = ev.target().zip(ev.current_target()).is_some_and(|(t, c)| t == c);
@@ -128,6 +150,7 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
             data-row=move || position.get().0 data-col=move || position.get().1
             aria-label=label
             class:drag-over=move || drag_over.get()
+            class:walk-current=walk_current
             on:keydown=on_keydown
             on:dblclick=move |ev| {
                 let on_cell = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok())
@@ -137,7 +160,7 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
                 }
             }
             on:dragover=move |ev| {
-                if ctx.can_write() {
+                if writable_drop() {
                     ev.prevent_default();
                     drag_over.set(true);
                 }
@@ -158,10 +181,23 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
                     note.map(|note| view! { <NoteCard id=id.clone() note/> })
                 }
             </For>
-            <Show when=move || note_ids.with(Vec::is_empty) && ctx.can_write()>
+            <Show when=move || note_ids.with(Vec::is_empty) && writable_hint()>
                 <span class="cell-hint" aria-hidden="true">"Double-click or + to add a note"</span>
             </Show>
-            <Show when=move || ctx.can_write()>
+            <Show when=is_touchpoints>
+                <p class="touchpoint-gap" data-testid="touchpoint-gap"
+                    data-unused=move || gap.with(|g| g.0.join(","))
+                    data-unplanned=move || gap.with(|g| g.1.join(","))>
+                    {move || gap.with(|(unused, unplanned)| {
+                        let names = |list: &Vec<String>| list.iter().filter_map(|c| c.parse::<Channel>().ok()).map(|c| c.label()).collect::<Vec<_>>().join(", ");
+                        let mut parts = Vec::new();
+                        if !unused.is_empty() { parts.push(format!("Intended, not used: {}", names(unused))); }
+                        if !unplanned.is_empty() { parts.push(format!("Used, not planned: {}", names(unplanned))); }
+                        parts.join(" · ")
+                    })}
+                </p>
+            </Show>
+            <Show when=writable_add>
                 <button type="button" class="add-note" data-testid="add-note" aria-label=add_label
                     on:click={
                         let add = add_on_click.clone();
@@ -170,6 +206,37 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// The touchpoint gap of one cell: channels intended but not used, and used but not planned.
+fn touchpoint_gap(state: &crate::state::BoardState, stage: &str, lane: &str) -> (Vec<String>, Vec<String>) {
+    use std::collections::BTreeSet;
+    let mut used = BTreeSet::new();
+    let mut intended = BTreeSet::new();
+    state.placement.with(|placement| {
+        state.notes.with(|notes| {
+            for (id, s, l) in placement {
+                if s != stage || l != lane {
+                    continue;
+                }
+                if let Some(note) = notes.get(id) {
+                    note.with(|n| match n.touchpoint.as_str() {
+                        "used" if !n.channel.is_empty() => {
+                            used.insert(n.channel.clone());
+                        }
+                        "intended" if !n.channel.is_empty() => {
+                            intended.insert(n.channel.clone());
+                        }
+                        _ => {}
+                    });
+                }
+            }
+        })
+    });
+    (
+        intended.difference(&used).cloned().collect(),
+        used.difference(&intended).cloned().collect(),
+    )
 }
 
 /// Moves keyboard focus to the cell at (row, col), if there is one.

@@ -2,6 +2,7 @@
 //! them; everyone else sees the titles.
 
 use super::board_page::BoardCtx;
+use super::emotions::EmotionScore;
 use leptos::prelude::*;
 
 /// Which axis a header belongs to.
@@ -95,8 +96,27 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
         });
     };
 
+    let walk_id = id.clone();
+    let walk_current = move || axis == Axis::Stage && state.settings.with(|s| s.walkthrough_stage.as_deref() == Some(walk_id.as_str()));
+    let score_id = id.clone();
+    let scoring = move || axis == Axis::Stage && ctx.can_write() && state.phase.get() == "walkthrough";
+    let lock_id = id.clone();
+    let lane_locked = move || axis == Axis::Lane && state.settings.with(|s| s.locked_lanes.contains(&lock_id));
+    let toggle_id = id.clone();
+    let toggle_lock = move |_| {
+        let mut lanes = state.settings.with_untracked(|s| s.locked_lanes.clone());
+        if lanes.contains(&toggle_id) {
+            lanes.retain(|l| *l != toggle_id);
+        } else {
+            lanes.push(toggle_id.clone());
+        }
+        ctx.edit(|view, txn| view.set_setting_list(txn, journeyboard_shared::schema::key::LOCKED_LANES, &lanes));
+    };
+    let lane_locked_btn = lane_locked.clone();
+    let lane_locked_icon = lane_locked.clone();
     view! {
-        <div class=class role=role data-testid=testid data-id=id.clone()>
+        <div class=class role=role data-testid=testid data-id=id.clone() class:walk-current=walk_current
+            data-locked=move || lane_locked().to_string()>
             {move || if ctx.can_edit_structure() {
                 view! {
                     <input class="header-title" type="text" maxlength="80"
@@ -111,11 +131,28 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
                             on:click={ let f = move_by.clone(); move |_| f(1) }>{forward.0}</button>
                         <button type="button" class="danger" aria-label=move || format!("Remove {noun} {}", title())
                             on:click=remove.clone()>"✕"</button>
+                        {(axis == Axis::Lane).then(|| {
+                            let locked = lane_locked_btn.clone();
+                            let pressed = lane_locked_btn.clone();
+                            let icon = lane_locked_btn.clone();
+                            view! {
+                                <button type="button" data-testid="lock-lane" aria-pressed=move || pressed().to_string()
+                                    aria-label=move || format!("{} lane {}", if locked() { "Unlock" } else { "Lock" }, title())
+                                    on:click=toggle_lock.clone()>{move || if icon() { "Unlock" } else { "Lock" }}</button>
+                            }
+                        })}
                     </div>
                 }.into_any()
             } else {
-                view! { <span class="header-title">{title}</span> }.into_any()
+                let locked = lane_locked_icon.clone();
+                view! {
+                    <span class="header-title">{title}</span>
+                    <Show when=locked.clone()><span class="badge lock-icon" title="Locked by the facilitator">"Locked"</span></Show>
+                }.into_any()
             }}
+            <Show when=scoring.clone()>
+                <EmotionScore stage_id=score_id.clone()/>
+            </Show>
         </div>
     }
 }

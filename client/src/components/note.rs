@@ -5,11 +5,11 @@
 use super::board_page::BoardCtx;
 use super::grid::focus_cell;
 use journeyboard_shared::textdiff::{diff, shift_caret};
-use journeyboard_shared::{Note, NoteColor};
+use journeyboard_shared::{Channel, LaneKind, Note, NoteColor, TouchpointStatus};
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
-use yrs::{GetString, Text};
+use yrs::{GetString, Map, Text};
 
 /// The drag-and-drop data type that carries a note id.
 pub const NOTE_DRAG_TYPE: &str = "application/x-journeyboard-note";
@@ -73,10 +73,16 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
         })
     });
 
+    let lane_kind = Memo::new(move |_| {
+        let lane = note.with(|n| n.lane.clone());
+        ctx.state.lanes.with(|l| l.iter().find(|x| x.id == lane).map(|x| x.kind.clone()).unwrap_or_default())
+    });
+    let writable = Memo::new(move |_| ctx.can_write() && !note.with(|n| ctx.lane_locked(&n.lane)));
+    let readonly = move || !writable.get();
     let key_id = id.clone();
     let on_card_keydown = move |ev: leptos::ev::KeyboardEvent| {
         let on_card = ev.target().zip(ev.current_target()).is_some_and(|(t, c)| t == c);
-        if !on_card || !ctx.can_write() {
+        if !on_card || !writable.get_untracked() {
             return;
         }
         match ev.key().as_str() {
@@ -104,7 +110,6 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
     let delete_id = id.clone();
     let drag_id = id.clone();
     let select_id = id.clone();
-    let readonly = !ctx.can_write();
     let label = move || {
         note.with(|n| {
             let text = if n.text.is_empty() { "empty".to_string() } else { n.text.chars().take(80).collect() };
@@ -112,10 +117,11 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
         })
     };
 
+    let touch_id = id.clone();
     view! {
         <article class=move || format!("note note-{}", note.with(|n| n.color.clone()))
             data-testid="note" data-id=id.clone() tabindex="0" node_ref=card
-            draggable=(!readonly).to_string()
+            draggable=move || writable.get().to_string()
             aria-label=label
             class:selected-by-other=move || others_selecting.with(|o| !o.is_empty())
             style:--selector-color=move || others_selecting.with(|o| o.first().map(|(_, c)| c.clone()).unwrap_or_default())
@@ -130,7 +136,7 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
                 }
             }>
             <textarea data-testid="note-text" class="note-text" rows="3" maxlength="2000"
-                aria-label="Note text" placeholder=if readonly { "" } else { "Type here…" }
+                aria-label="Note text" placeholder=move || if readonly() { "" } else { "Type here…" }
                 readonly=readonly node_ref=textarea
                 on:input=on_input
                 on:keydown=move |ev| {
@@ -145,7 +151,8 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
                 <Show when=move || others_selecting.with(|o| !o.is_empty())>
                     <span class="note-selectors">{move || others_selecting.with(|o| o.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().join(", "))}</span>
                 </Show>
-                <Show when=move || !readonly>
+                <NoteVotes id=id.clone() lane=Signal::derive(move || note.with(|n| n.lane.clone()))/>
+                <Show when=move || !readonly()>
                     <select class="note-color" data-testid="note-color" aria-label="Note colour"
                         on:change={
                             let color_id = color_id.clone();
@@ -166,7 +173,92 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
                         }>"✕"</button>
                 </Show>
             </footer>
+            <Show when=move || lane_kind.get() == LaneKind::Touchpoints.as_str()>
+                <TouchpointFields id=touch_id.clone() note writable=Signal::derive(move || writable.get())/>
+            </Show>
         </article>
+    }
+}
+
+/// Channel and used / intended, for notes in a touchpoints lane.
+#[component]
+fn TouchpointFields(id: String, note: RwSignal<Note>, writable: Signal<bool>) -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let set_id = id.clone();
+    let set = move |channel: Option<Channel>, status: Option<TouchpointStatus>| {
+        ctx.edit(|view, txn| {
+            view.set_touchpoint(txn, &set_id, channel, status);
+        });
+    };
+    let set_channel = set.clone();
+    view! {
+        <div class="touchpoint-fields">
+            <select data-testid="note-channel" aria-label="Channel" disabled=move || !writable.get()
+                on:change=move |ev| {
+                    let status = note.with_untracked(|n| n.touchpoint.parse().ok());
+                    set_channel(event_target_value(&ev).parse().ok(), status);
+                }>
+                <option value="" selected=move || note.with(|n| n.channel.is_empty())>"Channel…"</option>
+                {Channel::ALL.iter().map(|c| view! {
+                    <option value=c.as_str() selected=move || note.with(|n| n.channel == c.as_str())>{c.label()}</option>
+                }).collect_view()}
+            </select>
+            <select data-testid="note-touchpoint" aria-label="Used today or intended" disabled=move || !writable.get()
+                on:change=move |ev| {
+                    let channel = note.with_untracked(|n| n.channel.parse().ok());
+                    set(channel, event_target_value(&ev).parse().ok());
+                }>
+                <option value="" selected=move || note.with(|n| n.touchpoint.is_empty())>"Status…"</option>
+                <option value="used" selected=move || note.with(|n| n.touchpoint == "used")>"Used today"</option>
+                <option value="intended" selected=move || note.with(|n| n.touchpoint == "intended")>"Intended"</option>
+            </select>
+        </div>
+    }
+}
+
+/// Dot voting on a note: my dots while voting is open (kept in my private doc, so nobody
+/// sees them before the close), the published total after.
+#[component]
+fn NoteVotes(id: String, lane: Signal<String>) -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let state = ctx.state;
+    let votable = Memo::new(move |_| {
+        ctx.role.can_write()
+            && state.settings.with(|s| s.voting_open && (s.vote_lanes.is_empty() || s.vote_lanes.contains(&lane.get())))
+    });
+    let mine_id = id.clone();
+    let mine = Memo::new(move |_| state.my_votes.with(|v| v.get(&mine_id).copied().unwrap_or(0)));
+    let remaining = Memo::new(move |_| {
+        let used: u32 = state.my_votes.with(|v| v.values().sum());
+        state.settings.with(|s| s.vote_dots).saturating_sub(used)
+    });
+    let total_id = id.clone();
+    let total = Memo::new(move |_| state.votes.with(|v| v.get(&total_id).copied().unwrap_or(0)));
+    let vote_id = StoredValue::new(id);
+    let vote = move |delta: i64| {
+        let next = (mine.get_untracked() as i64 + delta).max(0);
+        let id = vote_id.get_value();
+        ctx.edit_private(|view, txn| {
+            if next == 0 {
+                view.votes.remove(txn, &id);
+            } else {
+                view.votes.insert(txn, id.as_str(), yrs::In::Any(yrs::Any::from(next as f64)));
+            }
+        });
+    };
+    view! {
+        <Show when=move || votable.get()>
+            <span class="note-vote">
+                <button type="button" data-testid="vote" aria-label="Place a dot on this note"
+                    disabled=move || remaining.get() == 0 on:click=move |_| vote(1)>"●+"</button>
+                <span data-testid="my-votes" aria-label="My dots on this note">{move || mine.get()}</span>
+                <button type="button" data-testid="unvote" aria-label="Take a dot back"
+                    disabled=move || mine.get() == 0 on:click=move |_| vote(-1)>"−"</button>
+            </span>
+        </Show>
+        <Show when=move || { !state.settings.with(|s| s.voting_open) && total.get() > 0 }>
+            <span class="badge votes" data-testid="note-votes" data-votes=move || total.get()>{move || format!("{} ●", total.get())}</span>
+        </Show>
     }
 }
 
