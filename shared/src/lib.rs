@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: plain serde types (templates, phases, roles, stages, lanes, notes, summaries).
 //! - [`phases`]: each workshop phase's goal and prompts.
+//! - [`export`]: the whole board as plain data (the JSON export, imports, snapshots).
 //! - [`identity`]: a person's public id, derived from a secret only their browser knows.
 //! - [`rules`]: what each role may change in the document (enforced by the server).
 //! - [`templates`]: the default stages and lanes each map type starts with (from DOMAIN.md).
@@ -12,6 +13,7 @@
 //!
 //! No tokio, no axum, no clock: this crate compiles for wasm32 and for the server alike.
 
+pub mod export;
 pub mod identity;
 pub mod model;
 pub mod phases;
