@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 
 /// How long shutdown waits for open WebSockets to send their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -46,22 +46,36 @@ impl AppState {
 
 /// The routes. Board pages (`/b/{id}`) all serve the client app's index.html; the app reads
 /// the board id from the path and the token from the fragment.
+///
+/// Static files are sent with `Cache-Control: no-cache` (browsers revalidate, a 304 when
+/// unchanged), so a rebuilt client is picked up on reload. Where `FILE.gz` exists beside a
+/// file (the client bundle in `pkg/`, see `cargo xtask build-client`), clients that accept
+/// gzip get it instead.
 pub fn router(state: Arc<AppState>) -> Router {
     let static_dir = &state.config.static_dir;
-    let index = ServeFile::new(static_dir.join("index.html"));
+    let index = no_cache(ServeFile::new(static_dir.join("index.html")));
+    let files = no_cache(ServeDir::new(static_dir).precompressed_gzip());
     Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route("/api/boards", post(api::create_board))
         .route("/api/boards/{id}", get(api::board_summary))
         .route("/ws/{id}", get(ws::upgrade))
         .route_service("/b/{id}", index)
-        .fallback_service(ServeDir::new(static_dir))
+        .fallback_service(files)
         // Board links carry their token in the fragment; no page should leak its URL onward.
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
         .with_state(state)
+}
+
+fn no_cache<S>(service: S) -> SetResponseHeader<S, HeaderValue> {
+    SetResponseHeader::overriding(
+        service,
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
 }
 
 /// Serves `listener` until `shutdown` resolves, then closes every connection with 1001,
