@@ -76,18 +76,33 @@ pub async fn create_board(
         )));
     }
 
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let doc = new_board_doc(title, template, now_ms as f64);
+    let created = store_new_board(&state, &doc, title, template.as_str()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Stores a new board whose document is `doc` and returns its id, tokens and links. Used for
+/// new boards, imports, and boards made from snapshots.
+pub async fn store_new_board(
+    state: &AppState,
+    doc: &yrs::Doc,
+    title: &str,
+    template: &str,
+) -> Result<CreatedBoard, AppError> {
     let id = Uuid::new_v4();
     let tokens = BoardTokens::generate().map_err(AppError::internal)?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let doc = new_board_doc(title, template, now_ms as f64);
     let snapshot = doc
         .transact()
         .encode_state_as_update_v1(&StateVector::default());
     let meta = BoardMeta {
         title: title.to_string(),
-        template: template.as_str().to_string(),
+        template: template.to_string(),
         created_at: now_ms,
         facilitator_hash: hash_token(&tokens.facilitator),
         participant_hash: hash_token(&tokens.participant),
@@ -97,10 +112,10 @@ pub async fn create_board(
     tokio::task::spawn_blocking(move || store.create_board(id, &meta, &snapshot))
         .await
         .map_err(AppError::internal)??;
-    tracing::info!(board = %id, template = %template, "board created");
+    tracing::info!(board = %id, template, "board created");
 
     let link = |token: &str| format!("{}/b/{id}#t={token}", state.config.public_url);
-    let created = CreatedBoard {
+    Ok(CreatedBoard {
         id: id.to_string(),
         links: Links {
             facilitator: link(&tokens.facilitator),
@@ -110,16 +125,19 @@ pub async fn create_board(
         facilitator_token: tokens.facilitator,
         participant_token: tokens.participant,
         viewer_token: tokens.viewer,
-    };
-    Ok((StatusCode::CREATED, Json(created)))
+    })
 }
 
-/// `GET /api/boards/{id}` answer: the summary and what the presented token may do.
+
+/// `GET /api/boards/{id}` answer: the summary, what the presented token may do, and the
+/// server's clock (ms since the epoch), so that clients can correct theirs for the shared
+/// countdown (`board.timer_deadline` is in server time).
 #[derive(Debug, Serialize)]
 pub struct SummaryResponse {
     #[serde(flatten)]
     pub summary: BoardSummary,
     pub role: Role,
+    pub server_time: u64,
 }
 
 pub async fn board_summary(
@@ -132,5 +150,8 @@ pub async fn board_summary(
     Ok(Json(SummaryResponse {
         summary: room.summary(),
         role: access.role,
+        server_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     }))
 }

@@ -59,6 +59,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route("/api/boards", post(api::create_board))
         .route("/api/boards/{id}", get(api::board_summary))
+        .route("/api/boards/{id}/{file}", get(crate::export::handler::export))
+        .route(
+            "/api/boards/import",
+            post(crate::export::handler::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::export::handler::MAX_IMPORT_BYTES,
+            )),
+        )
         .route("/ws/{id}", get(ws::upgrade))
         .route_service("/b/{id}", index)
         .fallback_service(files)

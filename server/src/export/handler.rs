@@ -1,0 +1,114 @@
+//! `GET /api/boards/{id}/export.{md,csv,json,svg,png}?t=TOKEN`: the board as it is at the
+//! moment of the request, in any role.
+
+use super::{file_stem, render, Format};
+use crate::access;
+use crate::api::TokenQuery;
+use crate::app::AppState;
+use crate::error::AppError;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use journeyboard_shared::export::BoardData;
+use journeyboard_shared::schema::BoardDoc;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, Transact, Update as YUpdate};
+
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    Path((id, file)): Path<(String, String)>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    let format = file
+        .strip_prefix("export.")
+        .and_then(Format::from_extension)
+        .ok_or_else(|| {
+            AppError::not_found(
+                "no such export; try export.md, export.csv, export.json, export.svg or export.png",
+            )
+        })?;
+    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    let room = state.rooms.get(access.id).await?;
+    let update = room.encode_state();
+    let (bytes, title) = tokio::task::spawn_blocking(move || {
+        let board = board_from_update(&update)?;
+        let participants: Vec<String> = board
+            .notes
+            .iter()
+            .map(|n| n.author.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let today = super::csv::date_of(now_ms());
+        let bytes = render(&board, format, &today, &participants).map_err(AppError::internal)?;
+        Ok::<_, AppError>((bytes, board.title))
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let disposition = format!(
+        "attachment; filename=\"{}.{}\"",
+        file_stem(&title),
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Reads a whole board out of a full-state update.
+pub fn board_from_update(update: &[u8]) -> Result<BoardData, AppError> {
+    let doc = Doc::new();
+    let decoded = YUpdate::decode_v1(update).map_err(AppError::internal)?;
+    doc.transact_mut()
+        .apply_update(decoded)
+        .map_err(AppError::internal)?;
+    let view = BoardDoc::new(&doc);
+    let data = BoardData::read(&view, &doc.transact());
+    Ok(data)
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// Largest JSON board accepted by an import: a board of tens of thousands of notes.
+pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
+
+/// `POST /api/boards/import` with a JSON export: creates an identical new board (new id,
+/// new tokens) and answers like `POST /api/boards`.
+pub async fn import(
+    State(state): State<Arc<AppState>>,
+    body: Result<axum::Json<BoardData>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, axum::Json<crate::api::CreatedBoard>), AppError> {
+    let axum::Json(data) = body.map_err(|e| {
+        AppError::bad_request(format!("not a Journeyboard JSON export: {}", e.body_text()))
+    })?;
+    if data.format != journeyboard_shared::export::FORMAT {
+        return Err(AppError::bad_request(format!(
+            "unsupported export format {:?}; expected {:?}",
+            data.format,
+            journeyboard_shared::export::FORMAT
+        )));
+    }
+    let template: journeyboard_shared::Template = data
+        .template
+        .parse()
+        .map_err(|e| AppError::bad_request(format!("{e}")))?;
+    if data.title.chars().count() > crate::api::MAX_TITLE_CHARS {
+        return Err(AppError::bad_request("title is too long"));
+    }
+    let doc = Doc::new();
+    data.write_into(&BoardDoc::new(&doc), &mut doc.transact_mut());
+    let created = crate::api::store_new_board(&state, &doc, &data.title, template.as_str()).await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(created)))
+}
