@@ -34,6 +34,9 @@ pub struct BoardCtx {
     pub clock_offset: f64,
     /// Whether my view follows the facilitator's walkthrough.
     pub following: RwSignal<bool>,
+    pub board_id: StoredValue<String>,
+    /// The link's token, for HTTP calls (exports, snapshots).
+    pub token: StoredValue<String>,
 }
 
 impl BoardCtx {
@@ -251,6 +254,8 @@ fn LiveBoard(id: String, token: String, role: Role, me: Identity, clock_offset: 
         private: StoredValue::new_local(private),
         clock_offset,
         following: RwSignal::new(true),
+        board_id: StoredValue::new(id.clone()),
+        token: StoredValue::new(token.clone()),
     };
     ctx.select(None);
     provide_context(ctx);

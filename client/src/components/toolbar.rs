@@ -35,6 +35,7 @@ pub fn Toolbar() -> impl IntoView {
                         on:click=move |_| ctx.redo()>"↷"</button>
                 </div>
             </Show>
+            <ExportMenu/>
             <Show when=move || ctx.can_edit_structure()>
                 <SharePanel/>
             </Show>
@@ -135,6 +136,40 @@ fn ShareLink(label: &'static str, testid: &'static str, url: String) -> impl Int
                     {move || if copied.get() { "Copied" } else { "Copy" }}
                 </button>
             </div>
+        </div>
+    }
+}
+
+/// Downloads of the board as it is now: report, notes, data, picture.
+#[component]
+fn ExportMenu() -> impl IntoView {
+    let ctx = expect_context::<BoardCtx>();
+    let open = RwSignal::new(false);
+    let href = move |ext: &str| {
+        format!(
+            "/api/boards/{}/export.{ext}?t={}",
+            ctx.board_id.get_value(),
+            String::from(js_sys::encode_uri_component(&ctx.token.get_value()))
+        )
+    };
+    const FORMATS: [(&str, &str); 5] = [
+        ("md", "Session report (Markdown)"),
+        ("csv", "Notes (CSV, for spreadsheets)"),
+        ("json", "Board data (JSON, re-importable)"),
+        ("svg", "Picture of the map (SVG)"),
+        ("png", "Picture of the map (PNG)"),
+    ];
+    view! {
+        <div class="share">
+            <button type="button" data-testid="export-toggle" aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)>"Export"</button>
+            <Show when=move || open.get()>
+                <ul class="share-panel card export-menu" data-testid="export-menu" aria-label="Export">
+                    {FORMATS.iter().map(|(ext, label)| view! {
+                        <li><a href=href(ext) download="" data-testid=format!("export-{ext}")>{*label}</a></li>
+                    }).collect_view()}
+                </ul>
+            </Show>
         </div>
     }
 }
