@@ -241,6 +241,27 @@ mod tests {
     use yrs::{Doc, Transact};
 
     #[test]
+    fn a_cleared_board_rewritten_from_other_data_equals_that_data() {
+        let a = new_board_doc("A", Template::CurrentState, 1.0);
+        let b = new_board_doc("B", Template::DayInTheLife, 2.0);
+        let (va, vb) = (BoardDoc::new(&a), BoardDoc::new(&b));
+        va.add_note(
+            &mut a.transact_mut(),
+            &NewNote {
+                id: "gone".into(),
+                ..NewNote::default()
+            },
+        );
+        let data_b = BoardData::read(&vb, &b.transact());
+        {
+            let mut txn = a.transact_mut();
+            va.clear(&mut txn);
+            data_b.write_into(&va, &mut txn);
+        }
+        assert_eq!(BoardData::read(&va, &a.transact()), data_b);
+    }
+
+    #[test]
     fn a_board_written_from_its_data_reads_back_identical() {
         let doc = new_board_doc("Round trip", Template::ServiceBlueprint, 42.0);
         let view = BoardDoc::new(&doc);

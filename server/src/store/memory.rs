@@ -1,27 +1,37 @@
 //! An in-memory store for unit tests of rooms: same contract as sled, nothing on disk.
 
 use super::{BoardMeta, Store, StoreError, StoredDoc};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
-/// Boards kept in a map; a std `Mutex` is right here since no lock is held across `.await`.
+/// Boards kept in maps; a std `Mutex` is right here since no lock is held across `.await`.
 #[derive(Default)]
 pub struct MemoryStore {
-    boards: Mutex<HashMap<Uuid, (BoardMeta, StoredDoc)>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    metas: HashMap<Uuid, BoardMeta>,
+    /// Documents of boards and of private rooms.
+    docs: HashMap<Uuid, StoredDoc>,
+    /// (board, owner's public id) -> private room id.
+    private_rooms: BTreeMap<(Uuid, String), Uuid>,
 }
 
 impl MemoryStore {
-    fn with_board<R>(
-        &self,
-        id: Uuid,
-        f: impl FnOnce(&mut (BoardMeta, StoredDoc)) -> R,
-    ) -> Result<R, StoreError> {
-        let mut boards = self.boards.lock().unwrap_or_else(|e| e.into_inner());
-        let board = boards
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_doc<R>(&self, id: Uuid, f: impl FnOnce(&mut StoredDoc) -> R) -> Result<R, StoreError> {
+        let mut inner = self.lock();
+        let doc = inner
+            .docs
             .get_mut(&id)
             .ok_or_else(|| StoreError::Backend(format!("no board {id}")))?;
-        Ok(f(board))
+        Ok(f(doc))
     }
 }
 
@@ -31,30 +41,37 @@ impl Store for MemoryStore {
             snapshot: snapshot.to_vec(),
             ..StoredDoc::default()
         };
-        let mut boards = self.boards.lock().unwrap_or_else(|e| e.into_inner());
-        boards.insert(id, (meta.clone(), doc));
+        let mut inner = self.lock();
+        inner.docs.insert(id, doc);
+        inner.metas.insert(id, meta.clone());
         Ok(())
     }
 
     fn board_meta(&self, id: Uuid) -> Result<Option<BoardMeta>, StoreError> {
-        let boards = self.boards.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(boards.get(&id).map(|(meta, _)| meta.clone()))
+        Ok(self.lock().metas.get(&id).cloned())
     }
 
     fn put_board_meta(&self, id: Uuid, meta: &BoardMeta) -> Result<(), StoreError> {
-        self.with_board(id, |board| board.0 = meta.clone())
+        let mut inner = self.lock();
+        match inner.metas.get_mut(&id) {
+            Some(stored) => {
+                *stored = meta.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Backend(format!("no board {id}"))),
+        }
     }
 
     fn load_doc(&self, id: Uuid) -> Result<StoredDoc, StoreError> {
-        self.with_board(id, |board| board.1.clone())
+        self.with_doc(id, |doc| doc.clone())
     }
 
     fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError> {
-        self.with_board(id, |board| board.1.updates.push((seq, update.to_vec())))
+        self.with_doc(id, |doc| doc.updates.push((seq, update.to_vec())))
     }
 
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
-        self.with_board(id, |(_, doc)| {
+        self.with_doc(id, |doc| {
             doc.snapshot = snapshot.to_vec();
             doc.snapshot_seq = up_to_seq;
             doc.updates.retain(|(seq, _)| *seq > up_to_seq);
@@ -63,6 +80,25 @@ impl Store for MemoryStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.docs.entry(room).or_default();
+        inner
+            .private_rooms
+            .insert((board, public_id.to_string()), room);
+        Ok(())
+    }
+
+    fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
+        Ok(self
+            .lock()
+            .private_rooms
+            .iter()
+            .filter(|((b, _), _)| *b == board)
+            .map(|((_, owner), room)| (owner.clone(), *room))
+            .collect())
     }
 }
 

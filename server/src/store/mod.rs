@@ -73,6 +73,12 @@ pub trait Store: Send + Sync + 'static {
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError>;
     /// Forces everything written so far to disk.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Records that board `board` has a private room `room` owned by `public_id` (idempotent).
+    /// The room's document is stored like a board's (`load_doc`, `append_update`, `compact`
+    /// under the room's id); it has no metadata, so it never opens as a board.
+    fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError>;
+    /// The private rooms of a board: (owner's public id, room id), ordered by public id.
+    fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError>;
 }
 
 #[cfg(test)]
@@ -128,6 +134,27 @@ pub(crate) mod contract {
         store.append_update(other, 1, b"x").unwrap();
         store.compact(id, b"snap5", 5).unwrap();
         assert_eq!(store.load_doc(other).unwrap().updates.len(), 1);
+
+        // Private rooms: indexed per board, their documents stored like boards' but with no
+        // metadata.
+        let (room_a, room_b) = (Uuid::new_v4(), Uuid::new_v4());
+        assert!(store.private_rooms(id).unwrap().is_empty());
+        store.add_private_room(id, "bbb", room_b).unwrap();
+        store.add_private_room(id, "aaa", room_a).unwrap();
+        store.add_private_room(id, "aaa", room_a).unwrap();
+        store
+            .add_private_room(other, "ccc", Uuid::new_v4())
+            .unwrap();
+        assert_eq!(
+            store.private_rooms(id).unwrap(),
+            vec![("aaa".to_string(), room_a), ("bbb".to_string(), room_b)]
+        );
+        assert!(store.board_meta(room_a).unwrap().is_none());
+        assert!(store.load_doc(room_a).unwrap().updates.is_empty());
+        store.append_update(room_a, 1, b"p").unwrap();
+        assert_eq!(store.load_doc(room_a).unwrap().next_seq(), 2);
+        store.compact(room_a, b"psnap", 1).unwrap();
+        assert_eq!(store.load_doc(room_a).unwrap().snapshot, b"psnap");
         store.flush().unwrap();
     }
 }

@@ -6,6 +6,10 @@
 //! - `id ++ 0x00` -> `snapshot_seq (u64 BE) ++ snapshot bytes`
 //! - `id ++ 0x01 ++ seq (u64 BE)` -> one update (big-endian keys sort in sequence order).
 //!
+//! Tree `private_rooms` indexes each board's private rooms (docs/SCHEMA.md, "Private notes"):
+//! `board id ++ owner's public id` -> room id (16 bytes). A private room's document lives in
+//! `docs` under the room's id, like a board's.
+//!
 //! sled checksums its log and discards a torn tail on start, so a crash mid-write costs at
 //! most the writes of the last flush interval, never earlier data.
 
@@ -20,11 +24,12 @@ pub const FLUSH_EVERY_MS: u64 = 100;
 const SNAPSHOT_TAG: u8 = 0;
 const UPDATE_TAG: u8 = 1;
 
-/// A sled database with the two trees described above.
+/// A sled database with the trees described above.
 pub struct SledStore {
     db: sled::Db,
     boards: sled::Tree,
     docs: sled::Tree,
+    private_rooms: sled::Tree,
 }
 
 impl SledStore {
@@ -37,7 +42,13 @@ impl SledStore {
             .map_err(backend)?;
         let boards = db.open_tree("boards").map_err(backend)?;
         let docs = db.open_tree("docs").map_err(backend)?;
-        Ok(SledStore { db, boards, docs })
+        let private_rooms = db.open_tree("private_rooms").map_err(backend)?;
+        Ok(SledStore {
+            db,
+            boards,
+            docs,
+            private_rooms,
+        })
     }
 }
 
@@ -136,6 +147,27 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
         Ok(())
+    }
+
+    fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError> {
+        let mut key = board.as_bytes().to_vec();
+        key.extend_from_slice(public_id.as_bytes());
+        self.private_rooms
+            .insert(key, room.as_bytes())
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let mut rooms = Vec::new();
+        for entry in self.private_rooms.scan_prefix(board.as_bytes()) {
+            let (key, value) = entry.map_err(backend)?;
+            let owner = String::from_utf8_lossy(&key[16..]).into_owned();
+            let room = Uuid::from_slice(&value)
+                .map_err(|e| StoreError::Corrupt(format!("private room of {board}: {e}")))?;
+            rooms.push((owner, room));
+        }
+        Ok(rooms)
     }
 }
 

@@ -313,6 +313,25 @@ impl BoardDoc {
         self.board.insert(txn, key::TITLE, title);
     }
 
+    /// Empties every root (restoring a snapshot writes the whole board again after this).
+    pub fn clear(&self, txn: &mut TransactionMut) {
+        self.board.clear(txn);
+        let stages = self.stages.len(txn);
+        self.stages.remove_range(txn, 0, stages);
+        let lanes = self.lanes.len(txn);
+        self.lanes.remove_range(txn, 0, lanes);
+        for map in [
+            &self.notes,
+            &self.personas,
+            &self.emotions,
+            &self.votes,
+            &self.actions,
+            &self.resources,
+        ] {
+            map.clear(txn);
+        }
+    }
+
     /// The whole document as JSON-like data (for debugging and tests).
     pub fn to_any<T: ReadTxn>(&self, txn: &T) -> Any {
         let mut root = std::collections::HashMap::new();
