@@ -67,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             )),
         )
         .route("/ws/{id}", get(ws::upgrade))
+        .route("/ws/{id}/{room}", get(ws::upgrade))
         .route_service("/b/{id}", index)
         .fallback_service(files)
         // Board links carry their token in the fragment; no page should leak its URL onward.

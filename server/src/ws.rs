@@ -1,17 +1,21 @@
-//! The only WebSocket code: `GET /ws/{id}?t=TOKEN` checks the board and token before the
-//! upgrade, then moves frames between the socket and the board's room.
+//! The only WebSocket code: `GET /ws/{id}?t=TOKEN&u=SECRET` (the board) and
+//! `GET /ws/{id}/private?t=TOKEN&u=SECRET` (the caller's private room) check the board, token
+//! and secret before the upgrade, then move frames between the socket and the room.
 //!
 //! The y-websocket JS client appends the room name to its URL, so `new WebsocketProvider(
 //! 'ws://HOST/ws', id, doc, { params: { t } })` connects here unchanged.
 
-use crate::access;
-use crate::api::TokenQuery;
+use crate::access::{self, BoardAccess};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::room::{CloseReason, Outgoing, Room};
+use crate::room::{private_room_id, CloseReason, Joined, Outgoing, Room, RoomKind};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
+use journeyboard_shared::identity::public_id;
+use journeyboard_shared::Role;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -31,16 +35,44 @@ const TRANSPORT_MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_BYTES;
 const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
 
+/// `/ws/{id}` (the board) or `/ws/{id}/private` (the caller's private room).
+#[derive(Debug, Deserialize)]
+pub struct WsPath {
+    id: String,
+    #[serde(default)]
+    room: Option<String>,
+}
+
+/// `?t=TOKEN&u=SECRET`. The secret identifies the person (docs/SCHEMA.md, "Identity"); like
+/// the token it is never logged.
+#[derive(Deserialize)]
+pub struct WsQuery {
+    t: Option<String>,
+    u: Option<String>,
+}
+
+impl WsQuery {
+    /// The caller's public id; "" for an anonymous connection.
+    fn public_id(&self) -> String {
+        self.u
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(public_id)
+            .unwrap_or_default()
+    }
+}
+
 pub async fn upgrade(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    Path(path): Path<WsPath>,
+    Query(query): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    let access = access::resolve(&state, &path.id, query.t.as_deref()).await?;
     // Load the room before upgrading: a client's sync is answered only from a loaded board.
-    let (room, joined) = state.rooms.join(access.id, access.role).await?;
-    tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, "client connected");
+    let (room, joined) = join(&state, &access, path.room.as_deref(), &query).await?;
+    let private = matches!(room.kind(), RoomKind::Private { .. });
+    tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, private, "client connected");
     let rooms = Arc::clone(&state.rooms);
     let shutdown = state.shutdown.subscribe();
     let connection = Arc::clone(&state.connections);
@@ -130,4 +162,46 @@ async fn serve(
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
     reason
+}
+
+/// Joins the board's room, or with `room` = "private" the caller's private room: a
+/// participant's or facilitator's, identified by `u` (required), never a viewer's.
+async fn join(
+    state: &AppState,
+    access: &BoardAccess,
+    room: Option<&str>,
+    query: &WsQuery,
+) -> Result<(Arc<Room>, Joined), AppError> {
+    let me = query.public_id();
+    match room {
+        None => Ok(state
+            .rooms
+            .join_as(access.id, RoomKind::Board, access.role, me)
+            .await?),
+        Some("private") => {
+            if access.role == Role::Viewer {
+                return Err(AppError::new(
+                    StatusCode::FORBIDDEN,
+                    "viewers have no private room",
+                ));
+            }
+            if me.is_empty() {
+                return Err(AppError::bad_request(
+                    "a private room needs the person's secret (&u=...)",
+                ));
+            }
+            let (board, id) = (access.id, private_room_id(access.id, &me));
+            let store = state.store.clone();
+            let owner = me.clone();
+            tokio::task::spawn_blocking(move || store.add_private_room(board, &owner, id))
+                .await
+                .map_err(AppError::internal)??;
+            let kind = RoomKind::Private {
+                board,
+                owner: me.clone(),
+            };
+            Ok(state.rooms.join_as(id, kind, access.role, me).await?)
+        }
+        Some(_) => Err(AppError::not_found("no such room")),
+    }
 }

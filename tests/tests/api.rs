@@ -173,7 +173,7 @@ async fn an_idle_room_is_unloaded_and_loads_again_intact() {
     let server = TestServer::start_in(&dir, std::time::Duration::from_millis(200)).await;
     let board = create_board(server.addr, "Idle", "current-state").await;
     let id = uuid::Uuid::parse_str(&board.id).unwrap();
-    let mut a = YClient::connect(&server.ws_url(&board.id, &board.participant_token)).await;
+    let mut a = YClient::connect(&server.ws_url(&board.id, &board.facilitator_token)).await;
     a.edit(|view, txn| view.insert_stage(txn, 5, "referral", "Referral"));
     a.wait_until("the server has the new stage", PATIENCE, |_| {
         server

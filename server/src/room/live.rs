@@ -5,7 +5,10 @@
 //! the log's order is the order updates were applied in; a sled insert is an in-memory write
 //! (its disk flush runs on sled's own thread), so it does not block the runtime.
 
+use super::guard::{self, Applied, Guard};
+use super::private::RoomKind;
 use super::protocol::{self, is_empty_update};
+use super::triggers::{Switches, Trigger};
 use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES, PEER_QUEUE_FRAMES};
 use crate::store::{Store, StoreError};
 use bytes::Bytes;
@@ -16,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use yrs::sync::{Awareness, Message, SyncMessage};
 use yrs::updates::decoder::Decode;
-use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update as YUpdate};
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update as YUpdate};
 
 /// Why a peer's frame was refused; each maps to the close code the peer gets.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,11 @@ pub struct Joined {
 
 struct Peer {
     role: Role,
+    /// The connection's public id (`identity::public_id` of its `u` secret; "" if none).
+    me: String,
+    /// Update data that cannot be integrated before more of this connection's updates arrive
+    /// (see `guard.rs`).
+    pending: Option<YUpdate>,
     queue: mpsc::Sender<Outgoing>,
     /// Awareness client ids this connection announced, removed for everyone when it leaves.
     awareness_ids: HashSet<ClientID>,
@@ -71,11 +79,25 @@ struct RoomState {
     closed: bool,
     peers: HashMap<ConnId, Peer>,
     next_conn: ConnId,
+    /// Reverts participants' updates that break the role rules (board rooms only).
+    guard: Option<Guard>,
+    /// Where facilitators' setting changes go (board rooms, while loaded).
+    triggers: Option<mpsc::UnboundedSender<Trigger>>,
+}
+
+/// Why the server could not make its own change.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerChangeError {
+    #[error("the room was unloaded")]
+    Closed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A loaded board.
 pub struct Room {
     id: uuid::Uuid,
+    kind: RoomKind,
     store: Arc<dyn Store>,
     state: Mutex<RoomState>,
 }
@@ -84,6 +106,15 @@ impl Room {
     /// Loads a board's document from the store (blocking: call from `spawn_blocking`).
     /// An update in the log that no longer decodes (a torn write) is skipped with a warning.
     pub fn load(id: uuid::Uuid, store: Arc<dyn Store>) -> Result<Room, StoreError> {
+        Self::load_as(id, RoomKind::Board, store)
+    }
+
+    /// Loads a room of either kind (blocking). Board rooms guard participants' updates.
+    pub fn load_as(
+        id: uuid::Uuid,
+        kind: RoomKind,
+        store: Arc<dyn Store>,
+    ) -> Result<Room, StoreError> {
         let stored = store.load_doc(id)?;
         let doc = Doc::new();
         {
@@ -110,8 +141,10 @@ impl Room {
             }
         }
         let view = BoardDoc::new(&doc);
+        let guard = (kind == RoomKind::Board).then(|| Guard::new(&doc, &view));
         Ok(Room {
             id,
+            kind,
             store,
             state: Mutex::new(RoomState {
                 awareness: Awareness::new(doc),
@@ -123,6 +156,8 @@ impl Room {
                 closed: false,
                 peers: HashMap::new(),
                 next_conn: 1,
+                guard,
+                triggers: None,
             }),
         })
     }
@@ -130,6 +165,11 @@ impl Room {
     /// The board's id.
     pub fn id(&self) -> uuid::Uuid {
         self.id
+    }
+
+    /// What the room holds.
+    pub fn kind(&self) -> &RoomKind {
+        &self.kind
     }
 
     fn lock(&self) -> MutexGuard<'_, RoomState> {
@@ -142,6 +182,11 @@ impl Room {
     /// offline edits flow to the server) and the current presence. `None` if the room was
     /// unloaded meanwhile: the caller must load it again.
     pub fn join(&self, role: Role) -> Option<Joined> {
+        self.join_as(role, String::new())
+    }
+
+    /// Adds a peer whose public id is `me` (see [`Room::join`]).
+    pub fn join_as(&self, role: Role, me: String) -> Option<Joined> {
         let mut st = self.lock();
         if st.closed {
             return None;
@@ -160,6 +205,8 @@ impl Room {
             conn,
             Peer {
                 role,
+                me,
+                pending: None,
                 queue,
                 awareness_ids: HashSet::new(),
             },
@@ -238,36 +285,112 @@ impl Room {
     }
 
     /// Applies a peer's update; stores and relays only what it actually changed (a
-    /// returning client's sync step 2 mostly repeats what the server has).
+    /// returning client's sync step 2 mostly repeats what the server has). A participant's
+    /// update to a board is guarded: if it breaks a rule, the update and its revert are
+    /// stored and relayed as one, to the sender too (see `guard.rs`). A facilitator's update
+    /// may set off triggers (see `triggers.rs`).
     fn apply_update(
         &self,
         st: &mut RoomState,
         conn: ConnId,
         update: &[u8],
     ) -> Result<(), ReceiveError> {
-        let decoded =
-            YUpdate::decode_v1(update).map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
-        let delta = {
-            let mut txn = st.awareness.doc().transact_mut();
-            txn.apply_update(decoded)
-                .map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
-            txn.encode_update_v1()
+        let decoded = guard::decode(update).map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
+        let peer = st.peers.get_mut(&conn).ok_or(ReceiveError::UnknownPeer)?;
+        let (role, me, mut pending) = (peer.role, peer.me.clone(), peer.pending.take());
+        let RoomState {
+            awareness,
+            view,
+            guard,
+            ..
+        } = &mut *st;
+        let doc = awareness.doc();
+        let switches = (guard.is_some() && role == Role::Facilitator)
+            .then(|| Switches::read(view, &doc.transact()));
+        let applied = match guard {
+            Some(guard) if role == Role::Participant => {
+                guard.apply(doc, view, role, &me, decoded, &mut pending)
+            }
+            _ => guard::apply_unguarded(doc, decoded, &mut pending),
         };
-        if is_empty_update(&delta) {
-            return Ok(());
+        let after = switches.map(|before| (before, Switches::read(view, &doc.transact())));
+        if let Some(peer) = st.peers.get_mut(&conn) {
+            peer.pending = pending;
         }
+        let (delta, except) = match applied.map_err(|e| ReceiveError::BadUpdate(e.0))? {
+            Applied::Unchanged => return Ok(()),
+            Applied::Accepted(delta) => (delta, Some(conn)),
+            Applied::Refused { delta, violations } => {
+                tracing::warn!(board = %self.id, conn, ?violations, "refused a participant's update");
+                (delta, None)
+            }
+        };
+        self.append(st, &delta)?;
+        broadcast(st, except, protocol::sync_update(delta));
+        if let (Some((before, after)), Some(triggers)) = (after, &st.triggers) {
+            for trigger in before.transitions(&after) {
+                let _ = triggers.send(trigger);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a delta to the store's log.
+    fn append(&self, st: &mut RoomState, delta: &[u8]) -> Result<(), StoreError> {
         let seq = st.next_seq;
-        if let Err(e) = self.store.append_update(self.id, seq, &delta) {
+        if let Err(e) = self.store.append_update(self.id, seq, delta) {
             // The edit is in memory only: a later snapshot may still save it, but the client
             // must not believe it was kept, so its connection is closed.
             st.needs_snapshot = true;
             tracing::error!(board = %self.id, "could not append an update: {e}");
-            return Err(e.into());
+            return Err(e);
         }
         st.next_seq += 1;
         st.unsnapshotted += 1;
-        broadcast(st, Some(conn), protocol::sync_update(delta));
         Ok(())
+    }
+
+    /// Makes a change as the server (a trigger's work): applies it in one transaction, stores
+    /// it and relays it to every peer. Refused once the room is unloaded, so that two loads
+    /// of one board never both write its log.
+    pub(super) fn server_change<R>(
+        &self,
+        change: impl FnOnce(&BoardDoc, &mut TransactionMut) -> R,
+    ) -> Result<R, ServerChangeError> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(ServerChangeError::Closed);
+        }
+        let (result, delta) = {
+            let mut txn = st.awareness.doc().transact_mut();
+            let result = change(&st.view, &mut txn);
+            (result, txn.encode_update_v1())
+        };
+        if !is_empty_update(&delta) {
+            self.append(&mut st, &delta)?;
+            broadcast(&mut st, None, protocol::sync_update(delta));
+        }
+        Ok(result)
+    }
+
+    /// Reads the document.
+    pub(super) fn read<R>(&self, read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
+        let st = self.lock();
+        let txn = st.awareness.doc().transact();
+        read(&st.view, &txn)
+    }
+
+    /// Whether the room was unloaded (or the server is shutting down).
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Connects the room to its trigger worker (board rooms). Ignored once closed.
+    pub(super) fn set_triggers(&self, triggers: mpsc::UnboundedSender<Trigger>) {
+        let mut st = self.lock();
+        if !st.closed {
+            st.triggers = Some(triggers);
+        }
     }
 
     /// Writes a snapshot of the current document and drops the log entries it covers
@@ -307,6 +430,7 @@ impl Room {
         let mut st = self.lock();
         if st.peers.is_empty() && !st.closed {
             st.closed = true;
+            st.triggers = None;
             true
         } else {
             false
@@ -320,6 +444,7 @@ impl Room {
             let _ = peer.queue.try_send(Outgoing::Close(reason));
         }
         st.closed = true;
+        st.triggers = None;
     }
 
     /// How many connections the room has.
@@ -411,7 +536,9 @@ mod tests {
         let store = Arc::new(MemoryStore::default());
         let id = uuid::Uuid::new_v4();
         let doc = new_board_doc("Unit", Template::CurrentState, 0.0);
-        let snapshot = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        let snapshot = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
         let meta = BoardMeta {
             title: "Unit".into(),
             template: "current-state".into(),
@@ -455,13 +582,16 @@ mod tests {
     #[tokio::test]
     async fn an_update_is_stored_and_relayed_to_others_only() {
         let room = room();
-        let mut a = room.join(Role::Participant).unwrap();
+        let mut a = room.join(Role::Facilitator).unwrap();
         let mut b = room.join(Role::Participant).unwrap();
         drain(&mut a);
         drain(&mut b);
         room.receive(a.conn, &update_frame(stage_update())).unwrap();
         assert!(drain(&mut a).is_empty(), "not echoed to its sender");
-        assert!(matches!(drain(&mut b)[..], [Message::Sync(SyncMessage::Update(_))]));
+        assert!(matches!(
+            drain(&mut b)[..],
+            [Message::Sync(SyncMessage::Update(_))]
+        ));
         assert_eq!(room.summary().stages, 6);
         assert_eq!(room.store.load_doc(room.id).unwrap().updates.len(), 1);
 
@@ -478,7 +608,8 @@ mod tests {
         let mut other = room.join(Role::Participant).unwrap();
         drain(&mut viewer);
         drain(&mut other);
-        room.receive(viewer.conn, &update_frame(stage_update())).unwrap();
+        room.receive(viewer.conn, &update_frame(stage_update()))
+            .unwrap();
         assert_eq!(room.summary().stages, 5);
         assert!(drain(&mut other).is_empty());
 
@@ -501,7 +632,7 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_peer_is_dropped_and_never_blocks_the_others() {
         let room = room();
-        let writer = room.join(Role::Participant).unwrap();
+        let writer = room.join(Role::Facilitator).unwrap();
         let mut stalled = room.join(Role::Participant).unwrap();
         let mut healthy = room.join(Role::Participant).unwrap();
         drain(&mut healthy);
@@ -529,9 +660,15 @@ mod tests {
     async fn malformed_frames_change_nothing() {
         let room = room();
         let a = room.join(Role::Participant).unwrap();
-        assert!(matches!(room.receive(a.conn, &[0, 2, 50, 1]), Err(ReceiveError::Malformed(_))));
+        assert!(matches!(
+            room.receive(a.conn, &[0, 2, 50, 1]),
+            Err(ReceiveError::Malformed(_))
+        ));
         let bad_update = update_frame(vec![9, 9, 9, 9, 9]);
-        assert!(matches!(room.receive(a.conn, &bad_update), Err(ReceiveError::BadUpdate(_))));
+        assert!(matches!(
+            room.receive(a.conn, &bad_update),
+            Err(ReceiveError::BadUpdate(_))
+        ));
         assert_eq!(room.summary().stages, 5);
         assert!(room.store.load_doc(room.id).unwrap().updates.is_empty());
     }

@@ -2,12 +2,20 @@
 //! peers; it takes a peer's frames as bytes and queues the frames each peer must receive.
 //! [`Rooms`] loads rooms from the store on first use and unloads them when idle.
 //! Nothing here touches a socket: `ws.rs` moves the bytes.
+//!
+//! A board room guards participants' updates (`guard.rs`) and runs the facilitator's
+//! triggers (`triggers.rs`): reveals of private notes and vote counts, which read and write
+//! the board's private rooms (`private.rs`), one per person.
 
+mod guard;
 mod live;
+pub mod private;
 pub mod protocol;
 mod registry;
+mod triggers;
 
-pub use live::{Joined, ReceiveError, Room};
+pub use live::{Joined, ReceiveError, Room, ServerChangeError};
+pub use private::{private_room_id, RoomKind};
 pub use registry::Rooms;
 
 use bytes::Bytes;

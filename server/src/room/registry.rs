@@ -2,7 +2,8 @@
 //! unload a while after the last client leaves, with a final snapshot.
 
 use super::live::{Joined, Room};
-use super::CloseReason;
+use super::private::RoomKind;
+use super::{triggers, CloseReason};
 use crate::store::{Store, StoreError};
 use journeyboard_shared::Role;
 use std::collections::HashMap;
@@ -42,13 +43,27 @@ impl Rooms {
     /// The loaded room of a board, loading it from the store first if needed. The caller
     /// must know the board exists.
     pub async fn get(self: &Arc<Self>, id: Uuid) -> Result<Arc<Room>, StoreError> {
+        self.get_as(id, RoomKind::Board).await
+    }
+
+    /// The loaded room `id` of either kind, loading it first if needed. A board room gets its
+    /// trigger worker when it loads.
+    pub async fn get_as(
+        self: &Arc<Self>,
+        id: Uuid,
+        kind: RoomKind,
+    ) -> Result<Arc<Room>, StoreError> {
+        if *self.closing.borrow() {
+            // A trigger still running at shutdown must not load rooms nobody will save.
+            return Err(StoreError::Backend("shutting down".into()));
+        }
         let slot = self.slots().entry(id).or_default().clone();
         let mut fresh = false;
         let room = slot
             .get_or_try_init(|| async {
                 fresh = true;
                 let store = Arc::clone(&self.store);
-                tokio::task::spawn_blocking(move || Room::load(id, store))
+                tokio::task::spawn_blocking(move || Room::load_as(id, kind, store))
                     .await
                     .map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?
                     .map(Arc::new)
@@ -58,6 +73,9 @@ impl Rooms {
             Ok(room) => {
                 let room = Arc::clone(room);
                 if fresh {
+                    if room.kind() == &RoomKind::Board {
+                        triggers::start(self, &room);
+                    }
                     // Loaded for a summary or a join that may never come: unload if unused.
                     self.schedule_unload(Arc::clone(&room));
                 }
@@ -76,9 +94,20 @@ impl Rooms {
         id: Uuid,
         role: Role,
     ) -> Result<(Arc<Room>, Joined), StoreError> {
+        self.join_as(id, RoomKind::Board, role, String::new()).await
+    }
+
+    /// Joins room `id` of `kind` as a peer whose public id is `me`, loading it if needed.
+    pub async fn join_as(
+        self: &Arc<Self>,
+        id: Uuid,
+        kind: RoomKind,
+        role: Role,
+        me: String,
+    ) -> Result<(Arc<Room>, Joined), StoreError> {
         loop {
-            let room = self.get(id).await?;
-            if let Some(joined) = room.join(role) {
+            let room = self.get_as(id, kind.clone()).await?;
+            if let Some(joined) = room.join_as(role, me.clone()) {
                 return Ok((room, joined));
             }
             // The room unloaded between lookup and join; the next get loads it afresh.
@@ -91,6 +120,11 @@ impl Rooms {
         if room.leave(conn) {
             self.schedule_unload(Arc::clone(room));
         }
+    }
+
+    /// The store rooms load from.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
     }
 
     /// The room of a board if it is loaded now.

@@ -1,0 +1,764 @@
+//! The server's enforcement of the role rules (`journeyboard_shared::rules`, docs/SCHEMA.md
+//! "Who may change what").
+//!
+//! A participant's update is applied in a transaction with the origin [`GUARDED_ORIGIN`], the
+//! only origin the room's [`UndoManager`] tracks. The guarded state is captured before and
+//! after; if [`check`] finds a violation the undo manager reverts the update at once, in a
+//! server transaction, and the update and its revert are merged into one update. That one
+//! update is what the room stores and relays, to everyone including the sender: a peer
+//! applying it sees the net effect (nothing), so nobody else ever observes the refused change,
+//! the sender converges back, and a reload from the store has the reverted state.
+//!
+//! Cost: two captures, each linear in the number of notes, per participant update;
+//! facilitators' updates and private rooms skip all of it. The undo stack never holds more
+//! than the one update being checked (it is cleared after each), and content the update
+//! deleted is garbage-collected right after, as a plain transaction would have done.
+//!
+//! Pending updates: an update whose causal dependencies the server lacks is kept by yrs as
+//! "pending" and integrated by whichever later update fills the gap. A participant could use
+//! that to slip content into a facilitator's (unguarded) transaction, so pending data never
+//! stays in the document: it is taken out after every apply and kept with the connection that
+//! sent it, to be retried (guarded again) with that connection's next update.
+
+use journeyboard_shared::rules::{check, Guarded, Violation};
+use journeyboard_shared::schema::BoardDoc;
+use journeyboard_shared::Role;
+use std::sync::{Arc, Mutex};
+use yrs::types::ToJson;
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Any, Array, ArrayRef, Doc, IdSet, In, Map, MapPrelim, MapRef, ReadTxn, StateVector, Transact,
+    TransactionMut, UndoManager, Update, WriteTxn,
+};
+
+use super::protocol::is_empty_update;
+
+/// The origin of transactions that apply a guarded (participant's) update.
+pub const GUARDED_ORIGIN: &str = "journeyboard:guarded";
+
+/// The key under which the revert's updates are collected while it runs.
+const REVERT_OBSERVER: &str = "journeyboard:revert";
+
+/// What applying an update did.
+#[derive(Debug)]
+pub enum Applied {
+    /// The server already had all of it.
+    Unchanged,
+    /// Applied: store this delta and relay it to the other peers.
+    Accepted(Vec<u8>),
+    /// Refused and reverted: store this delta (the update and its revert as one) and relay it
+    /// to every peer, the sender included.
+    Refused {
+        delta: Vec<u8>,
+        violations: Vec<Violation>,
+    },
+}
+
+/// Why an update could not be applied.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApplyError(pub String);
+
+/// Applies `update` (after the connection's `pending` leftovers) in `txn` and returns the
+/// transaction's delta. What cannot be integrated yet goes back into `pending`: blocks after a
+/// gap in their client's clock (yrs would integrate them around a hole that its incremental
+/// encoding then leaves out, so they would be in the document but neither relayed nor
+/// stored), and whatever yrs itself keeps pending for a missing dependency.
+fn apply_in(
+    txn: &mut TransactionMut,
+    update: Update,
+    pending: &mut Option<Update>,
+) -> Result<Vec<u8>, ApplyError> {
+    let update = match pending.take() {
+        Some(earlier) => Update::merge_updates([earlier, update]),
+        None => update,
+    };
+    if has_gap(&update, &txn.state_vector()) {
+        *pending = Some(update);
+        return Ok(Update::EMPTY_V1.to_vec());
+    }
+    let result = txn.apply_update(update);
+    if txn.has_missing_updates() {
+        *pending = txn.prune_pending();
+    }
+    result.map_err(|e| ApplyError(e.to_string()))?;
+    Ok(txn.encode_update_v1())
+}
+
+/// Whether some block of `update` starts after a clock its client has not reached, counting
+/// the update's own earlier blocks.
+fn has_gap(update: &Update, known: &StateVector) -> bool {
+    update.insertions(true).iter().any(|(client, ranges)| {
+        let mut ranges: Vec<_> = ranges.iter().cloned().collect();
+        ranges.sort_by_key(|r| r.start);
+        let mut clock = known.get(client);
+        ranges.iter().any(|r| {
+            let gap = r.start > clock;
+            clock = clock.max(r.end);
+            gap
+        })
+    })
+}
+
+/// Applies an update without any check (facilitators, private rooms).
+pub fn apply_unguarded(
+    doc: &Doc,
+    update: Update,
+    pending: &mut Option<Update>,
+) -> Result<Applied, ApplyError> {
+    let delta = apply_in(&mut doc.transact_mut(), update, pending)?;
+    Ok(if is_empty_update(&delta) {
+        Applied::Unchanged
+    } else {
+        Applied::Accepted(delta)
+    })
+}
+
+/// The small guarded roots as plain values, to restore them should the undo manager ever
+/// fail to revert something (it should not: this is a second line of defence).
+struct Plain {
+    board: Any,
+    stages: Any,
+    lanes: Any,
+    votes: Any,
+    emotions: Any,
+}
+
+impl Plain {
+    fn capture<T: ReadTxn>(view: &BoardDoc, txn: &T) -> Plain {
+        Plain {
+            board: view.board.to_json(txn),
+            stages: view.stages.to_json(txn),
+            lanes: view.lanes.to_json(txn),
+            votes: view.votes.to_json(txn),
+            emotions: view.emotions.to_json(txn),
+        }
+    }
+
+    /// Writes back every value that differs.
+    fn restore(&self, view: &BoardDoc, txn: &mut TransactionMut) {
+        restore_map(&view.board, txn, &self.board);
+        restore_map(&view.votes, txn, &self.votes);
+        restore_map(&view.emotions, txn, &self.emotions);
+        restore_array(&view.stages, txn, &self.stages);
+        restore_array(&view.lanes, txn, &self.lanes);
+    }
+}
+
+fn restore_map(map: &MapRef, txn: &mut TransactionMut, before: &Any) {
+    let Any::Map(before) = before else { return };
+    if map.to_json(txn) == Any::Map(before.clone()) {
+        return;
+    }
+    let keys: Vec<String> = map.keys(txn).map(str::to_string).collect();
+    for key in keys {
+        if !before.contains_key(&key) {
+            map.remove(txn, &key);
+        }
+    }
+    for (key, value) in before.iter() {
+        map.insert(txn, key.as_str(), In::Any(value.clone()));
+    }
+}
+
+fn restore_array(array: &ArrayRef, txn: &mut TransactionMut, before: &Any) {
+    let Any::Array(before) = before else { return };
+    if array.to_json(txn) == Any::Array(before.clone()) {
+        return;
+    }
+    let len = array.len(txn);
+    array.remove_range(txn, 0, len);
+    for item in before.iter() {
+        match item {
+            Any::Map(fields) => {
+                let prelim: MapPrelim = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), In::Any(v.clone())))
+                    .collect();
+                array.push_back(txn, prelim);
+            }
+            other => {
+                array.push_back(txn, In::Any(other.clone()));
+            }
+        }
+    }
+}
+
+/// A main room's guard: the undo manager that reverts refused updates.
+pub struct Guard {
+    undo: UndoManager,
+    /// How many reverts needed the restore by value (for tests: it should stay 0).
+    fallbacks: u64,
+}
+
+impl Guard {
+    /// A guard over every root of the board document.
+    pub fn new(doc: &Doc, view: &BoardDoc) -> Guard {
+        let mut undo = UndoManager::new();
+        undo.expand_scope(doc, &view.board);
+        undo.expand_scope(doc, &view.stages);
+        undo.expand_scope(doc, &view.lanes);
+        undo.expand_scope(doc, &view.notes);
+        undo.expand_scope(doc, &view.personas);
+        undo.expand_scope(doc, &view.emotions);
+        undo.expand_scope(doc, &view.votes);
+        undo.expand_scope(doc, &view.actions);
+        undo.expand_scope(doc, &view.resources);
+        undo.include_origin(GUARDED_ORIGIN);
+        Guard { undo, fallbacks: 0 }
+    }
+
+    /// Applies an update from `role` (whose public id is `me`), reverting it if it breaks a
+    /// rule. On an error nothing of the update stays in effect.
+    pub fn apply(
+        &mut self,
+        doc: &Doc,
+        view: &BoardDoc,
+        role: Role,
+        me: &str,
+        update: Update,
+        pending: &mut Option<Update>,
+    ) -> Result<Applied, ApplyError> {
+        let (before, plain) = {
+            let txn = doc.transact();
+            (Guarded::capture(view, &txn), Plain::capture(view, &txn))
+        };
+        self.undo.reset();
+        let result = {
+            let mut txn = doc.transact_mut_with(GUARDED_ORIGIN);
+            apply_in(&mut txn, update, pending)
+        };
+        let delta = match result {
+            Ok(delta) => delta,
+            Err(e) => {
+                // Part of it may have been integrated: take it all back (nothing is stored or
+                // relayed; the connection is closed).
+                self.revert(doc, view, &before, &plain);
+                return Err(e);
+            }
+        };
+        let after = Guarded::capture(view, &doc.transact());
+        if is_empty_update(&delta) && after == before {
+            self.finish(doc, IdSet::default());
+            return Ok(Applied::Unchanged);
+        }
+        let violations = check(role, me, &before, &after, true);
+        if violations.is_empty() {
+            self.finish(doc, IdSet::default());
+            return Ok(Applied::Accepted(delta));
+        }
+        let reverts = self.revert(doc, view, &before, &plain);
+        let mut parts = vec![delta];
+        parts.extend(reverts);
+        let delta = yrs::merge_updates_v1(&parts)
+            .map_err(|e| ApplyError(format!("merging an update with its revert: {e}")))?;
+        Ok(Applied::Refused { delta, violations })
+    }
+
+    /// Undoes the update just applied and returns the updates that did it. Checks the result
+    /// against `before`, restoring the small roots by value if the undo fell short.
+    fn revert(
+        &mut self,
+        doc: &Doc,
+        view: &BoardDoc,
+        before: &Guarded,
+        plain: &Plain,
+    ) -> Vec<Vec<u8>> {
+        let collected = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&collected);
+        let observing = doc
+            .observe_update_v1(REVERT_OBSERVER, move |_, e| {
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(e.update.clone());
+            })
+            .is_ok();
+        if !observing {
+            tracing::error!("could not observe the revert of a refused update");
+        }
+        let mut deleted = self.stack_deletions(true);
+        self.undo.undo_blocking();
+        deleted.merge_with(self.stack_deletions(false));
+        let reverted = Guarded::capture(view, &doc.transact());
+        if reverted != *before {
+            tracing::error!("undo did not fully revert a refused update; restoring by value");
+            self.fallbacks += 1;
+            plain.restore(view, &mut doc.transact_mut());
+            if Guarded::capture(view, &doc.transact()) != *before {
+                tracing::error!("a refused update could not be fully reverted");
+            }
+        }
+        let _ = doc.unobserve_update_v1(REVERT_OBSERVER);
+        self.finish(doc, deleted);
+        let updates = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+        updates
+            .into_iter()
+            .filter(|u| !is_empty_update(u))
+            .collect()
+    }
+
+    /// Deletions recorded by the top of the undo (or redo) stack.
+    fn stack_deletions(&self, undo: bool) -> IdSet {
+        let stack = if undo {
+            self.undo.undo_stack()
+        } else {
+            self.undo.redo_stack()
+        };
+        stack
+            .iter()
+            .fold(IdSet::default(), |acc, item| acc.merge(item.deletions()))
+    }
+
+    /// Empties the stacks and collects the garbage the undo manager kept for them (content it
+    /// would have needed to undo a deletion), plus `also`.
+    fn finish(&mut self, doc: &Doc, mut also: IdSet) {
+        also.merge_with(self.stack_deletions(true));
+        also.merge_with(self.stack_deletions(false));
+        self.undo.clear_all();
+        if !also.is_empty() {
+            doc.transact_mut().gc(Some(&also));
+        }
+    }
+}
+
+/// Decodes a v1 update.
+pub fn decode(update: &[u8]) -> Result<Update, ApplyError> {
+    Update::decode_v1(update).map_err(|e| ApplyError(e.to_string()))
+}
+
+/// The full state of a doc (for tests).
+#[cfg(test)]
+pub fn full_state(doc: &Doc) -> Vec<u8> {
+    doc.transact()
+        .encode_state_as_update_v1(&yrs::StateVector::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journeyboard_shared::model::{NewNote, Phase, Template};
+    use journeyboard_shared::schema::{key, new_board_doc};
+    use yrs::{GetString, Text};
+
+    /// A server document with a guard, and a peer in sync with it.
+    struct World {
+        server: Doc,
+        view: BoardDoc,
+        guard: Guard,
+    }
+
+    fn note(id: &str, lane: &str, author_id: &str) -> NewNote {
+        NewNote {
+            id: id.into(),
+            text: format!("text of {id}"),
+            stage: "purchase".into(),
+            lane: lane.into(),
+            author_id: author_id.into(),
+            ..NewNote::default()
+        }
+    }
+
+    fn world() -> World {
+        let server = new_board_doc("G", Template::CurrentState, 0.0);
+        let view = BoardDoc::new(&server);
+        {
+            let mut txn = server.transact_mut();
+            view.add_note(&mut txn, &note("hers", "emotions", "her"));
+            view.add_note(&mut txn, &note("mine", "actions", "me"));
+            view.set_emotion(&mut txn, "her", "purchase", Some(1));
+            view.set_setting(&mut txn, key::VOTE_DOTS, 3.0);
+        }
+        let guard = Guard::new(&server, &view);
+        World {
+            server,
+            view,
+            guard,
+        }
+    }
+
+    fn peer_of(doc: &Doc) -> Doc {
+        let peer = Doc::new();
+        peer.transact_mut()
+            .apply_update(Update::decode_v1(&full_state(doc)).unwrap())
+            .unwrap();
+        peer
+    }
+
+    fn json(doc: &Doc) -> String {
+        let view = BoardDoc::new(doc);
+        let any = view.to_any(&doc.transact());
+        canonical(&any)
+    }
+
+    fn canonical(value: &Any) -> String {
+        match value {
+            Any::Map(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let inner: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}:{}", canonical(v)))
+                    .collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            Any::Array(items) => format!(
+                "[{}]",
+                items.iter().map(canonical).collect::<Vec<_>>().join(",")
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    fn apply(doc: &Doc, update: &[u8]) {
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(update).unwrap())
+            .unwrap();
+    }
+
+    /// A participant ("me") makes `change`; the server must refuse it, and the sender, a
+    /// bystander and a reload from (initial state + stored delta) all end where they began.
+    fn assert_refused_in(
+        w: World,
+        change: impl FnOnce(&BoardDoc, &mut TransactionMut),
+    ) -> Vec<Violation> {
+        refuse(w, change).0
+    }
+
+    /// Does what `assert_refused_in` says, and returns the world and the converged sender.
+    fn refuse(
+        mut w: World,
+        change: impl FnOnce(&BoardDoc, &mut TransactionMut),
+    ) -> (Vec<Violation>, World, Doc) {
+        let sender = peer_of(&w.server);
+        let bystander = peer_of(&w.server);
+        let initial = full_state(&w.server);
+        let expected = json(&w.server);
+        let update = {
+            let view = BoardDoc::new(&sender);
+            let mut txn = sender.transact_mut();
+            change(&view, &mut txn);
+            txn.encode_update_v1()
+        };
+        assert_ne!(json(&sender), expected, "the change changes something");
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&update).unwrap(),
+                &mut None,
+            )
+            .unwrap();
+        let Applied::Refused { delta, violations } = applied else {
+            panic!("not refused: {applied:?}");
+        };
+        assert_eq!(json(&w.server), expected, "server reverted");
+        apply(&bystander, &delta);
+        assert_eq!(json(&bystander), expected, "bystander never sees it");
+        apply(&sender, &delta);
+        assert_eq!(json(&sender), expected, "sender converges back");
+        let reloaded = Doc::new();
+        apply(&reloaded, &initial);
+        apply(&reloaded, &delta);
+        assert_eq!(json(&reloaded), expected, "a reload has the reverted state");
+        assert!(!w.guard.undo.can_undo() && !w.guard.undo.can_redo());
+        assert_eq!(w.guard.fallbacks, 0, "the undo manager reverted it alone");
+        (violations, w, sender)
+    }
+
+    /// Refused on the unlocked board, after which the converged sender's next good edit is
+    /// accepted.
+    fn assert_refused(change: impl FnOnce(&BoardDoc, &mut TransactionMut)) -> Vec<Violation> {
+        let (violations, mut w, sender) = refuse(world(), change);
+        let good = {
+            let view = BoardDoc::new(&sender);
+            let mut txn = sender.transact_mut();
+            view.set_note_text(&mut txn, "hers", "fine");
+            txn.encode_update_v1()
+        };
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&good).unwrap(),
+                &mut None,
+            )
+            .unwrap();
+        assert!(matches!(applied, Applied::Accepted(_)), "{applied:?}");
+        assert_eq!(json(&w.server), json(&sender));
+        violations
+    }
+
+    #[test]
+    fn facilitator_only_settings_are_reverted() {
+        assert_refused(|v, t| v.set_phase(t, Phase::Iteration));
+        assert_refused(|v, t| v.set_setting(t, key::TIMER_DEADLINE, 5.0));
+        assert_refused(|v, t| v.set_setting(t, key::VOTE_DOTS, 50.0));
+        assert_refused(|v, t| v.set_setting(t, key::LOCKED, true));
+        assert_refused(|v, t| v.set_setting_list(t, key::LOCKED_LANES, &["x".into()]));
+        assert_refused(|v, t| {
+            v.board.remove(t, key::VOTE_DOTS);
+        });
+        assert_refused(|v, t| {
+            v.board.remove(t, key::TITLE);
+            v.board.remove(t, key::PHASE);
+        });
+    }
+
+    #[test]
+    fn structure_changes_are_reverted() {
+        assert_refused(|v, t| v.insert_stage(t, 0, "pre", "Pre"));
+        assert_refused(|v, t| {
+            v.rename_stage(t, "purchase", "Buy");
+        });
+        assert_refused(|v, t| {
+            v.remove_stage(t, "purchase");
+        });
+        assert_refused(|v, t| {
+            v.move_stage(t, "advocacy", 0);
+        });
+        assert_refused(|v, t| {
+            v.move_lane(t, "emotions", 0);
+            v.rename_lane(t, "actions", "Doing");
+        });
+        assert_refused(|v, t| {
+            let len = v.lanes.len(t);
+            v.lanes.remove_range(t, 0, len);
+        });
+    }
+
+    #[test]
+    fn deleting_someone_elses_note_is_reverted_with_its_text() {
+        let v = assert_refused(|v, t| {
+            v.delete_note(t, "hers");
+        });
+        assert_eq!(
+            v,
+            vec![Violation::OthersNote {
+                note: "hers".into()
+            }]
+        );
+        // After the revert the note's text is a live Y.Text again, editable by anyone.
+        let w = world();
+        let sender = peer_of(&w.server);
+        let mut w = w;
+        let del = {
+            let view = BoardDoc::new(&sender);
+            let mut txn = sender.transact_mut();
+            view.delete_note(&mut txn, "hers");
+            txn.encode_update_v1()
+        };
+        let Applied::Refused { delta, .. } = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&del).unwrap(),
+                &mut None,
+            )
+            .unwrap()
+        else {
+            panic!("not refused")
+        };
+        apply(&sender, &delta);
+        let edit = {
+            let view = BoardDoc::new(&sender);
+            let mut txn = sender.transact_mut();
+            let text = view.note_text(&txn, "hers").unwrap();
+            text.insert(&mut txn, 0, "still ");
+            txn.encode_update_v1()
+        };
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&edit).unwrap(),
+                &mut None,
+            )
+            .unwrap();
+        assert!(matches!(applied, Applied::Accepted(_)));
+        let text = w
+            .view
+            .note_text(&w.server.transact(), "hers")
+            .unwrap()
+            .get_string(&w.server.transact());
+        assert_eq!(text, "still text of hers");
+    }
+
+    #[test]
+    fn a_refused_update_is_reverted_whole_with_its_allowed_parts() {
+        assert_refused(|v, t| {
+            v.set_note_text(t, "mine", "allowed on its own");
+            v.add_note(t, &note("new", "actions", "me"));
+            v.set_phase(t, Phase::Walkthrough);
+        });
+    }
+
+    #[test]
+    fn votes_emotions_and_authorship_are_guarded() {
+        assert_refused(|v, t| {
+            let totals = [("hers".to_string(), 9u32)].into_iter().collect();
+            v.set_vote_totals(t, &totals);
+        });
+        assert_refused(|v, t| v.set_emotion(t, "her", "purchase", Some(-2)));
+        assert_refused(|v, t| v.set_emotion(t, "her", "purchase", None));
+        assert_refused(|v, t| {
+            v.add_note(t, &note("fake", "actions", "her"));
+        });
+        assert_refused(|v, t| {
+            let m = v.notes.get(t, "mine").unwrap().cast::<MapRef>().unwrap();
+            m.insert(t, key::AUTHOR_ID, "her");
+        });
+        assert_refused(|v, t| {
+            let m = v.notes.get(t, "hers").unwrap().cast::<MapRef>().unwrap();
+            m.remove(t, key::AUTHOR_ID);
+        });
+    }
+
+    fn locked_world(lock: impl FnOnce(&BoardDoc, &mut TransactionMut)) -> World {
+        let w = world();
+        lock(&w.view, &mut w.server.transact_mut());
+        w
+    }
+
+    #[test]
+    fn locks_revert_nested_text_edits_moves_and_new_notes() {
+        let lane = |v: &BoardDoc, t: &mut TransactionMut| {
+            v.set_setting_list(t, key::LOCKED_LANES, &["emotions".into()])
+        };
+        assert_refused_in(locked_world(lane), |v, t| {
+            let text = v.note_text(t, "hers").unwrap();
+            text.insert(t, 3, "XYZ");
+            text.remove_range(t, 0, 2);
+        });
+        assert_refused_in(locked_world(lane), |v, t| {
+            v.move_note(t, "hers", "purchase", "actions");
+        });
+        assert_refused_in(locked_world(lane), |v, t| {
+            v.move_note(t, "mine", "purchase", "emotions");
+        });
+        assert_refused_in(locked_world(lane), |v, t| {
+            v.add_note(t, &note("new", "emotions", "me"));
+        });
+        let board = |v: &BoardDoc, t: &mut TransactionMut| v.set_setting(t, key::LOCKED, true);
+        assert_refused_in(locked_world(board), |v, t| {
+            v.set_note_text(t, "mine", "changed");
+        });
+        assert_refused_in(locked_world(board), |v, t| {
+            v.delete_note(t, "mine");
+        });
+        assert_refused_in(locked_world(board), |v, t| {
+            v.set_emotion(t, "me", "purchase", Some(2));
+        });
+    }
+
+    #[test]
+    fn allowed_updates_are_accepted_and_leave_no_undo_state() {
+        let mut w = world();
+        let sender = peer_of(&w.server);
+        let update = {
+            let view = BoardDoc::new(&sender);
+            let mut txn = sender.transact_mut();
+            view.set_note_text(&mut txn, "hers", "edited");
+            view.delete_note(&mut txn, "mine");
+            view.set_emotion(&mut txn, "me", "purchase", Some(-1));
+            txn.encode_update_v1()
+        };
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&update).unwrap(),
+                &mut None,
+            )
+            .unwrap();
+        assert!(matches!(applied, Applied::Accepted(_)), "{applied:?}");
+        assert_eq!(json(&w.server), json(&sender));
+        assert!(!w.guard.undo.can_undo());
+        // The same again changes nothing.
+        let again = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&update).unwrap(),
+                &mut None,
+            )
+            .unwrap();
+        assert!(matches!(again, Applied::Unchanged));
+    }
+
+    #[test]
+    fn pending_data_waits_with_its_connection_and_is_guarded_when_it_lands() {
+        let mut w = world();
+        let sender = peer_of(&w.server);
+        let view = BoardDoc::new(&sender);
+        let first = {
+            let mut txn = sender.transact_mut();
+            view.add_note(&mut txn, &note("n1", "actions", "me"));
+            txn.encode_update_v1()
+        };
+        let second = {
+            let mut txn = sender.transact_mut();
+            view.set_setting(&mut txn, key::LOCKED, true);
+            txn.encode_update_v1()
+        };
+        // The second arrives first: it cannot be integrated yet.
+        let mut pending = None;
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&second).unwrap(),
+                &mut pending,
+            )
+            .unwrap();
+        assert!(matches!(applied, Applied::Unchanged));
+        assert!(pending.is_some());
+        assert!(!w.server.transact().has_missing_updates());
+        // A facilitator's update meanwhile does not carry it in.
+        let mut none = None;
+        let fac = peer_of(&w.server);
+        let fac_update = {
+            let v = BoardDoc::new(&fac);
+            let mut txn = fac.transact_mut();
+            v.set_setting(&mut txn, key::GOALS, "g");
+            txn.encode_update_v1()
+        };
+        apply_unguarded(&w.server, decode(&fac_update).unwrap(), &mut none).unwrap();
+        assert!(!w.view.settings(&w.server.transact()).locked);
+        // The first arrives: both land, guarded, and the phase change is refused.
+        let applied = w
+            .guard
+            .apply(
+                &w.server,
+                &w.view,
+                Role::Participant,
+                "me",
+                decode(&first).unwrap(),
+                &mut pending,
+            )
+            .unwrap();
+        assert!(matches!(applied, Applied::Refused { .. }), "{applied:?}");
+        assert!(pending.is_none());
+        assert!(!w.view.settings(&w.server.transact()).locked);
+    }
+}
