@@ -29,7 +29,12 @@ impl TestServer {
 
     /// Starts a server on `data_dir` (reusing what an earlier server stored there).
     pub async fn start_in(data_dir: &Path, idle_unload: Duration) -> TestServer {
-        Self::start_on("127.0.0.1:0".parse().expect("address"), data_dir, idle_unload).await
+        Self::start_on(
+            "127.0.0.1:0".parse().expect("address"),
+            data_dir,
+            idle_unload,
+        )
+        .await
     }
 
     /// Starts a server on a given address: a restarted server on the same port, so that
@@ -77,6 +82,16 @@ impl TestServer {
 
     pub fn ws_url(&self, board: &str, token: &str) -> String {
         format!("ws://{}/ws/{board}?t={token}", self.addr)
+    }
+
+    /// The board's WebSocket URL for a person with `secret` (docs/SCHEMA.md, "Identity").
+    pub fn ws_url_as(&self, board: &str, token: &str, secret: &str) -> String {
+        format!("ws://{}/ws/{board}?t={token}&u={secret}", self.addr)
+    }
+
+    /// The WebSocket URL of the private room of the person with `secret`.
+    pub fn private_url(&self, board: &str, token: &str, secret: &str) -> String {
+        format!("ws://{}/ws/{board}/private?t={token}&u={secret}", self.addr)
     }
 }
 

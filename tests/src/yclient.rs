@@ -167,6 +167,22 @@ impl YClient {
             .collect()
     }
 
+    /// Announces marker `n` as this client's presence. The server handles a connection's
+    /// frames in order and relays in order, so a peer that sees the marker has received
+    /// whatever the server relayed for this client's earlier frames (see [`Self::wait_marker`]).
+    pub fn send_marker(&self, n: u64) {
+        self.set_presence(&format!(r#"{{"marker":{n}}}"#));
+    }
+
+    /// Waits until some peer's presence shows marker `n`.
+    pub async fn wait_marker(&self, n: u64) {
+        let needle = format!(r#""marker":{n}}}"#);
+        self.wait_until(&format!("marker {n}"), crate::PATIENCE, |c| {
+            c.peers_presence().iter().any(|(_, s)| s.contains(&needle))
+        })
+        .await;
+    }
+
     /// Reads the board through the typed view.
     pub fn read<R>(&self, f: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
         let view = BoardDoc::new(&self.doc);
