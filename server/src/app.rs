@@ -54,7 +54,12 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let static_dir = &state.config.static_dir;
     let index = no_cache(ServeFile::new(static_dir.join("index.html")));
-    let files = no_cache(ServeDir::new(static_dir).precompressed_gzip());
+    // The same URL may be answered gzipped or not: caches must key on Accept-Encoding.
+    let files = SetResponseHeader::appending(
+        no_cache(ServeDir::new(static_dir).precompressed_gzip()),
+        header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
     Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route("/api/boards", post(api::create_board))

@@ -58,7 +58,10 @@ fn write(path: &Path, bytes: &[u8]) {
 #[tokio::test]
 async fn the_bundle_is_sent_precompressed_and_never_cached_stale() {
     let static_dir = journeyboard_tests::temp_dir("static");
-    write(&static_dir.join("index.html"), b"<!doctype html><title>JB</title>");
+    write(
+        &static_dir.join("index.html"),
+        b"<!doctype html><title>JB</title>",
+    );
     write(&static_dir.join("pkg/journeyboard_client.js"), JS);
     write(&static_dir.join("pkg/journeyboard_client.js.gz"), JS_GZ);
     write(&static_dir.join("style.css"), b"body {}");
@@ -79,16 +82,30 @@ async fn the_bundle_is_sent_precompressed_and_never_cached_stale() {
         let _ = stopped.await;
     }));
 
-    let gzipped = get(addr, "/pkg/journeyboard_client.js", "Accept-Encoding: gzip, br\r\n").await;
+    let gzipped = get(
+        addr,
+        "/pkg/journeyboard_client.js",
+        "Accept-Encoding: gzip, br\r\n",
+    )
+    .await;
     assert_eq!(gzipped.status(), "200", "{}", gzipped.head);
-    assert_eq!(gzipped.header("content-encoding"), Some("gzip"), "{}", gzipped.head);
+    assert_eq!(
+        gzipped.header("content-encoding"),
+        Some("gzip"),
+        "{}",
+        gzipped.head
+    );
     assert_eq!(gzipped.body, JS_GZ);
     assert!(
-        gzipped.header("content-type").unwrap_or("").contains("javascript"),
+        gzipped
+            .header("content-type")
+            .unwrap_or("")
+            .contains("javascript"),
         "{}",
         gzipped.head
     );
     assert_eq!(gzipped.header("cache-control"), Some("no-cache"));
+    assert_eq!(gzipped.header("vary"), Some("accept-encoding"));
 
     let plain = get(addr, "/pkg/journeyboard_client.js", "").await;
     assert_eq!(plain.status(), "200", "{}", plain.head);
