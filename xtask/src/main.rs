@@ -161,8 +161,12 @@ fn build_client() -> Result<(), String> {
     if up_to_date(&wasm, &pkg)? {
         eprintln!("client bundle in static/pkg is up to date");
     } else {
-        bindgen(&wasm, &pkg)?;
-        gzip_bundle(&pkg)?;
+        // Built beside static/pkg, then swapped in: a running server never serves a
+        // half-written bundle, or a .js without its .gz.
+        let fresh = root().join(format!("static/.pkg-new-{}", std::process::id()));
+        bindgen(&wasm, &fresh)?;
+        gzip_bundle(&fresh)?;
+        swap_in(&fresh, &pkg)?;
     }
     print_sizes(&pkg)?;
     eprintln!("client built in {:.1} s", started.elapsed().as_secs_f64());
@@ -217,6 +221,38 @@ fn bindgen(wasm: &Path, pkg: &Path) -> Result<(), String> {
         .remove_producers_section(true)
         .generate(pkg)
         .map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))
+}
+
+/// Replaces the directory `pkg` with `fresh` (two renames). Retries if another build swaps
+/// its own bundle in at the same moment.
+fn swap_in(fresh: &Path, pkg: &Path) -> Result<(), String> {
+    let old = pkg.with_file_name(format!(".pkg-old-{}", std::process::id()));
+    let mut attempts = 0;
+    loop {
+        if pkg.exists() {
+            // Another build may have moved it away already: that is fine.
+            let _ = fs::rename(pkg, &old);
+        }
+        match fs::rename(fresh, pkg) {
+            Ok(()) => break,
+            Err(e) if attempts < 5 => {
+                attempts += 1;
+                eprintln!("retrying to move the bundle into {}: {e}", pkg.display());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not move {} to {}: {e}",
+                    fresh.display(),
+                    pkg.display()
+                ))
+            }
+        }
+    }
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(|e| format!("could not remove {}: {e}", old.display()))?;
+    }
+    Ok(())
 }
 
 /// Every `.wasm` and `.js` under `dir`, recursively (wasm-bindgen puts inline JS snippets in
