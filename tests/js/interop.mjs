@@ -1,7 +1,8 @@
 // The official Yjs client (y-websocket's WebsocketProvider) on a Journeyboard board, used by
 // tests/tests/js_interop.rs. It reads the board as docs/SCHEMA.md describes it, waits for a
 // note written by the Rust test client, writes one of its own per the schema, waits for the
-// Rust side's acknowledgement, and prints what it saw as one JSON line.
+// Rust side's acknowledgement, and prints what it saw as one JSON line. On the way it tries a
+// facilitator-only change as a participant and waits until the server has reverted it.
 //
 // usage: node interop.mjs ws://HOST/ws BOARD_ID TOKEN
 import * as Y from 'yjs'
@@ -43,6 +44,19 @@ doc.transact(() => {
   note.set('created_at', Date.now())
   notes.set('from-js', note)
 })
+
+// A participant may not change the phase nor the stages: the server refuses the update and
+// relays it with its revert, so this client converges back to the board as it was.
+const board = doc.getMap('board')
+const stages = doc.getArray('stages')
+doc.transact(() => {
+  board.set('phase', 'iteration')
+  const stage = new Y.Map()
+  stage.set('id', 'pre')
+  stage.set('title', 'Pre-awareness')
+  stages.insert(0, [stage])
+})
+await waitFor(() => board.get('phase') === 'icebreaker' && stages.length === 5)
 await waitFor(() => notes.has('ack-from-rust'))
 
 const rustNote = notes.get('from-rust')

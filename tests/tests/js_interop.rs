@@ -1,6 +1,7 @@
 //! The official Yjs JS client (y-websocket's `WebsocketProvider`, in Node) against the real
 //! server, unchanged: it syncs the seeded board, reads a note written by a Rust client,
-//! writes one of its own per docs/SCHEMA.md, and shares presence.
+//! writes one of its own per docs/SCHEMA.md, shares presence, and converges back after the
+//! server refuses a participant's facilitator-only change.
 //! Needs `npm ci` in tests/js (the README's test command does it).
 
 use journeyboard_shared::{NewNote, NoteColor};
@@ -93,6 +94,10 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
     assert_eq!(seen["lanes"].as_array().unwrap().len(), 9);
     assert_eq!(seen["rustNoteText"], "Written by yrs — ünïcode ✓");
     assert_eq!(seen["rustNoteTextIsYText"], true);
+    // The JS participant's phase and stage change was refused: it converged back (above) and
+    // the Rust client never had it.
+    assert_eq!(rust.read(|v, t| v.phase(t)), "icebreaker");
+    assert_eq!(rust.read(|v, t| v.stages(t).len()), 5);
     assert!(
         seen["peers"]
             .as_array()
