@@ -66,6 +66,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/boards/{id}", get(api::board_summary))
         .route("/api/boards/{id}/{file}", get(crate::export::handler::export))
         .route(
+            "/api/boards/{id}/snapshots",
+            get(crate::snapshots::list).post(crate::snapshots::create),
+        )
+        .route("/api/boards/{id}/snapshots/{sid}/restore", post(crate::snapshots::restore))
+        .route("/api/boards/{id}/snapshots/{sid}/derive", post(crate::snapshots::derive))
+        .route("/api/boards/{id}/snapshots/{sid}/{file}", get(crate::snapshots::export))
+        .route(
             "/api/boards/import",
             post(crate::export::handler::import).layer(axum::extract::DefaultBodyLimit::max(
                 crate::export::handler::MAX_IMPORT_BYTES,

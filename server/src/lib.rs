@@ -9,6 +9,7 @@
 //! - [`ws`]: the only WebSocket code: moves frames between a socket and a room.
 //! - [`room`]: socket-free live boards: sync protocol, relay, presence, load and unload.
 //! - [`store`]: a small storage trait; sled by default, in-memory for unit tests.
+//! - [`snapshots`]: named snapshots: save, list, export, restore, derive a new board.
 //! - [`export`]: the board as Markdown, CSV, JSON, SVG and PNG.
 //! - [`error`]: the HTTP error type.
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod room;
+pub mod snapshots;
 pub mod store;
 pub mod ws;
 

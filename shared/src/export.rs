@@ -174,34 +174,23 @@ impl BoardData {
             .filter(move |n| n.area != "icebreaker" && n.stage == stage && n.lane == lane)
     }
 
-    /// Emotion median and spread (min, max) per stage, in stage order.
-    pub fn emotion_curve(&self) -> Vec<(String, Option<(f64, i64, i64)>)> {
+    /// Emotion median and spread per stage, in stage order: (stage id, stats if scored).
+    pub fn emotion_curve(&self) -> Vec<(String, Option<EmotionStats>)> {
         self.stages
             .iter()
             .map(|stage| {
-                let mut values: Vec<i64> = self
+                let values = self
                     .emotions
                     .iter()
                     .filter(|e| e.stage == stage.id)
-                    .map(|e| e.score)
-                    .collect();
-                values.sort_unstable();
-                let n = values.len();
-                let stats = (n > 0).then(|| {
-                    let median = if n % 2 == 1 {
-                        values[n / 2] as f64
-                    } else {
-                        (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0
-                    };
-                    (median, values[0], values[n - 1])
-                });
-                (stage.id.clone(), stats)
+                    .map(|e| e.score);
+                (stage.id.clone(), EmotionStats::of(values))
             })
             .collect()
     }
 
-    /// The touchpoint gap per stage: (stage id, intended but unused, used but unplanned).
-    pub fn touchpoint_gap(&self) -> Vec<(String, Vec<String>, Vec<String>)> {
+    /// The touchpoint gap per stage, in stage order.
+    pub fn touchpoint_gap(&self) -> Vec<TouchpointGap> {
         use std::collections::BTreeSet;
         self.stages
             .iter()
@@ -223,14 +212,52 @@ impl BoardData {
                         _ => {}
                     }
                 }
-                (
-                    stage.id.clone(),
-                    intended.difference(&used).cloned().collect(),
-                    used.difference(&intended).cloned().collect(),
-                )
+                TouchpointGap {
+                    stage: stage.id.clone(),
+                    unused: intended.difference(&used).cloned().collect(),
+                    unplanned: used.difference(&intended).cloned().collect(),
+                }
             })
             .collect()
     }
+}
+
+/// The median and spread of a stage's emotion scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmotionStats {
+    pub median: f64,
+    pub low: i64,
+    pub high: i64,
+}
+
+impl EmotionStats {
+    /// The stats of some scores; `None` if there are none.
+    pub fn of(values: impl IntoIterator<Item = i64>) -> Option<EmotionStats> {
+        let mut values: Vec<i64> = values.into_iter().collect();
+        values.sort_unstable();
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let median = if n % 2 == 1 {
+            values[n / 2] as f64
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0
+        };
+        Some(EmotionStats {
+            median,
+            low: values[0],
+            high: values[n - 1],
+        })
+    }
+}
+
+/// One stage's touchpoint gap: channels intended but not used, and used but not planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchpointGap {
+    pub stage: String,
+    pub unused: Vec<String>,
+    pub unplanned: Vec<String>,
 }
 
 #[cfg(test)]
@@ -301,7 +328,22 @@ mod tests {
         let copy_view = BoardDoc::new(&copy);
         data.write_into(&copy_view, &mut copy.transact_mut());
         assert_eq!(BoardData::read(&copy_view, &copy.transact()), data);
-        assert_eq!(data.touchpoint_gap()[2].1, vec!["app".to_string()]);
-        assert_eq!(data.emotion_curve()[2].1, Some((-1.0, -1, -1)));
+        assert_eq!(data.touchpoint_gap()[2].unused, vec!["app".to_string()]);
+        assert_eq!(
+            data.emotion_curve()[2].1,
+            Some(EmotionStats {
+                median: -1.0,
+                low: -1,
+                high: -1
+            })
+        );
+        assert_eq!(
+            EmotionStats::of([2, -2, 0, 1]),
+            Some(EmotionStats {
+                median: 0.5,
+                low: -2,
+                high: 2
+            })
+        );
     }
 }

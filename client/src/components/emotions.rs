@@ -4,6 +4,7 @@
 
 use super::board_page::BoardCtx;
 use journeyboard_shared::schema::key;
+use journeyboard_shared::export::EmotionStats;
 use journeyboard_shared::{LaneKind, Phase};
 use leptos::prelude::*;
 
@@ -13,14 +14,8 @@ pub fn curve(stages: &[String], scores: &std::collections::BTreeMap<(String, Str
     stages
         .iter()
         .map(|stage| {
-            let mut values: Vec<i64> = scores.iter().filter(|((_, s), _)| s == stage).map(|(_, v)| *v).collect();
-            if values.is_empty() {
-                return None;
-            }
-            values.sort_unstable();
-            let n = values.len();
-            let median = if n % 2 == 1 { values[n / 2] as f64 } else { (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0 };
-            Some((median, values[0], values[n - 1]))
+            EmotionStats::of(scores.iter().filter(|((_, s), _)| s == stage).map(|(_, v)| *v))
+                .map(|stats| (stats.median, stats.low, stats.high))
         })
         .collect()
 }

@@ -154,7 +154,11 @@ fn emotions(md: &mut String, board: &BoardData) {
             &stage_id,
         );
         match stats {
-            Some((median, lo, hi)) => {
+            Some(journeyboard_shared::export::EmotionStats {
+                median,
+                low: lo,
+                high: hi,
+            }) => {
                 let _ = writeln!(md, "| {} | {median:+} | {lo:+} | {hi:+} |", inline(title));
             }
             None => {
@@ -167,7 +171,10 @@ fn emotions(md: &mut String, board: &BoardData) {
 
 fn touchpoints(md: &mut String, board: &BoardData) {
     let gap = board.touchpoint_gap();
-    if gap.iter().all(|(_, a, b)| a.is_empty() && b.is_empty()) {
+    if gap
+        .iter()
+        .all(|g| g.unused.is_empty() && g.unplanned.is_empty())
+    {
         return;
     }
     let label = |c: &String| {
@@ -176,7 +183,8 @@ fn touchpoints(md: &mut String, board: &BoardData) {
             .unwrap_or_else(|_| c.clone())
     };
     md.push_str("## Touchpoint gap\n\n| Stage | Intended, not used | Used, not planned |\n| --- | --- | --- |\n");
-    for (stage_id, unused, unplanned) in gap {
+    for g in gap {
+        let (stage_id, unused, unplanned) = (g.stage, g.unused, g.unplanned);
         let title = title_of(
             board
                 .stages

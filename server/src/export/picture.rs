@@ -196,7 +196,12 @@ pub fn svg(board: &BoardData) -> String {
         let mut points = Vec::new();
         for (i, (_, stats)) in board.emotion_curve().into_iter().enumerate() {
             let cx = x0 + i as f64 * STAGE_W + STAGE_W / 2.0;
-            if let Some((median, lo, hi)) = stats {
+            if let Some(journeyboard_shared::export::EmotionStats {
+                median,
+                low: lo,
+                high: hi,
+            }) = stats
+            {
                 let (top, bottom) = (mid - hi as f64 * scale, mid - lo as f64 * scale);
                 let _ = write!(
                     s,

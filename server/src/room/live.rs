@@ -373,6 +373,29 @@ impl Room {
         Ok(result)
     }
 
+    /// Replaces the whole board with `data` (restoring a snapshot), as one server change.
+    /// The settings it brings back set off their triggers (a time box is re-armed, a reveal
+    /// or a vote count runs), except the phase's snapshot: the restore made its own.
+    pub fn replace_board(
+        &self,
+        data: &journeyboard_shared::export::BoardData,
+    ) -> Result<(), ServerChangeError> {
+        let before = self.read(|view, txn| Switches::read(view, txn));
+        self.server_change(|view, txn| {
+            view.clear(txn);
+            data.write_into(view, txn);
+        })?;
+        let after = self.read(|view, txn| Switches::read(view, txn));
+        if let Some(triggers) = &self.lock().triggers {
+            for trigger in before.transitions(&after) {
+                if !matches!(trigger, Trigger::PhaseChanged { .. }) {
+                    let _ = triggers.send(trigger);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the document.
     pub(super) fn read<R>(&self, read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
         let st = self.lock();

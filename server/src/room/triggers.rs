@@ -20,6 +20,7 @@ use super::live::{Room, ServerChangeError};
 use super::private::{self, RoomKind};
 use super::registry::Rooms;
 use journeyboard_shared::schema::{key, BoardDoc};
+use journeyboard_shared::Phase;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,11 +35,17 @@ pub enum Trigger {
     VotingClosed,
     /// The time box's deadline changed (ms since the epoch), or was cleared.
     Deadline(Option<f64>),
+    /// The facilitator moved the workshop to another phase: a snapshot is saved.
+    PhaseChanged {
+        from: String,
+        to: String,
+    },
 }
 
 /// The settings whose changes set off triggers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Switches {
+    phase: String,
     private_mode: bool,
     voting_open: bool,
     timer_deadline: Option<f64>,
@@ -48,6 +55,7 @@ impl Switches {
     pub fn read<T: ReadTxn>(view: &BoardDoc, txn: &T) -> Switches {
         let s = view.settings(txn);
         Switches {
+            phase: view.phase(txn),
             private_mode: s.private_mode,
             voting_open: s.voting_open,
             timer_deadline: s.timer_deadline,
@@ -59,6 +67,12 @@ impl Switches {
         let mut triggers = Vec::new();
         if self.timer_deadline != after.timer_deadline {
             triggers.push(Trigger::Deadline(after.timer_deadline));
+        }
+        if self.phase != after.phase {
+            triggers.push(Trigger::PhaseChanged {
+                from: self.phase.clone(),
+                to: after.phase.clone(),
+            });
         }
         if self.private_mode && !after.private_mode {
             triggers.push(Trigger::Reveal);
@@ -139,10 +153,29 @@ impl Worker {
             Trigger::VotingOpened => self.open_voting().await,
             Trigger::VotingClosed => self.close_voting().await,
             Trigger::Deadline(_) => Ok(()),
+            Trigger::PhaseChanged { from, to } => self.snapshot_phase(from, to).await,
         };
         if let Err(e) = result {
             tracing::warn!(board = %self.board, ?trigger, "trigger did not complete: {e}");
         }
+    }
+
+    /// Saves a snapshot as the workshop enters another phase.
+    async fn snapshot_phase(&self, from: &str, to: &str) -> Result<(), TriggerError> {
+        let room = self.room()?;
+        let store = self.rooms.upgrade().ok_or(TriggerError::Gone)?.store();
+        let label = |phase: &str| {
+            phase
+                .parse::<Phase>()
+                .map_or(phase.to_string(), |p| p.label().to_string())
+        };
+        let name = format!("{} → {}", label(from), label(to));
+        tokio::task::spawn_blocking(move || {
+            crate::snapshots::save(store.as_ref(), &room, &name, true)
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Backend(format!("snapshot task failed: {e}")))??;
+        Ok(())
     }
 
     fn room(&self) -> Result<Arc<Room>, TriggerError> {
@@ -354,6 +387,7 @@ mod tests {
 
     fn switches(private_mode: bool, voting_open: bool, deadline: Option<f64>) -> Switches {
         Switches {
+            phase: "icebreaker".into(),
             private_mode,
             voting_open,
             timer_deadline: deadline,

@@ -1,6 +1,6 @@
 //! An in-memory store for unit tests of rooms: same contract as sled, nothing on disk.
 
-use super::{BoardMeta, Store, StoreError, StoredDoc};
+use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
@@ -18,6 +18,8 @@ struct Inner {
     docs: HashMap<Uuid, StoredDoc>,
     /// (board, owner's public id) -> private room id.
     private_rooms: BTreeMap<(Uuid, String), Uuid>,
+    /// (board, snapshot id) -> (metadata, state).
+    snapshots: BTreeMap<(Uuid, String), (SnapshotMeta, Vec<u8>)>,
 }
 
 impl MemoryStore {
@@ -89,6 +91,36 @@ impl Store for MemoryStore {
             .private_rooms
             .insert((board, public_id.to_string()), room);
         Ok(())
+    }
+
+    fn put_snapshot(
+        &self,
+        board: Uuid,
+        meta: &SnapshotMeta,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .snapshots
+            .insert((board, meta.id.clone()), (meta.clone(), state.to_vec()));
+        Ok(())
+    }
+
+    fn list_snapshots(&self, board: Uuid) -> Result<Vec<SnapshotMeta>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .snapshots
+            .iter()
+            .filter(|((b, _), _)| *b == board)
+            .map(|(_, (meta, _))| meta.clone())
+            .collect())
+    }
+
+    fn snapshot(
+        &self,
+        board: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError> {
+        Ok(self.lock().snapshots.get(&(board, id.to_string())).cloned())
     }
 
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {

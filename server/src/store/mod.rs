@@ -79,6 +79,37 @@ pub trait Store: Send + Sync + 'static {
     fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError>;
     /// The private rooms of a board: (owner's public id, room id), ordered by public id.
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError>;
+    /// Keeps a named snapshot of a board: its metadata and full state (a Yjs update).
+    fn put_snapshot(
+        &self,
+        board: Uuid,
+        meta: &SnapshotMeta,
+        state: &[u8],
+    ) -> Result<(), StoreError>;
+    /// A board's snapshots' metadata, in no particular order.
+    fn list_snapshots(&self, board: Uuid) -> Result<Vec<SnapshotMeta>, StoreError>;
+    /// One snapshot of a board, with its state.
+    fn snapshot(
+        &self,
+        board: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError>;
+}
+
+/// What is listed about a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// A UUID.
+    pub id: String,
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+    /// Saved by the server (at a phase change, or before a restore) rather than by a person.
+    pub auto: bool,
+    /// The board's phase when saved.
+    pub phase: String,
+    /// How many notes it holds.
+    pub notes: usize,
 }
 
 #[cfg(test)]
@@ -155,6 +186,29 @@ pub(crate) mod contract {
         assert_eq!(store.load_doc(room_a).unwrap().next_seq(), 2);
         store.compact(room_a, b"psnap", 1).unwrap();
         assert_eq!(store.load_doc(room_a).unwrap().snapshot, b"psnap");
+
+        // Snapshots: per board, metadata listed, state kept whole.
+        let snap = |name: &str| SnapshotMeta {
+            id: Uuid::new_v4().to_string(),
+            name: name.into(),
+            created_at: 5,
+            auto: false,
+            phase: "persona".into(),
+            notes: 2,
+        };
+        let (s1, s2) = (snap("one"), snap("two"));
+        store.put_snapshot(id, &s1, b"state-1").unwrap();
+        store.put_snapshot(id, &s2, b"state-2").unwrap();
+        store.put_snapshot(other, &snap("elsewhere"), b"x").unwrap();
+        let mut listed = store.list_snapshots(id).unwrap();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(listed, vec![s1.clone(), s2.clone()]);
+        let s2_id = Uuid::parse_str(&s2.id).unwrap();
+        assert_eq!(
+            store.snapshot(id, s2_id).unwrap(),
+            Some((s2, b"state-2".to_vec()))
+        );
+        assert_eq!(store.snapshot(other, s2_id).unwrap(), None);
         store.flush().unwrap();
     }
 }

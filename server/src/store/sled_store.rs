@@ -13,7 +13,7 @@
 //! sled checksums its log and discards a torn tail on start, so a crash mid-write costs at
 //! most the writes of the last flush interval, never earlier data.
 
-use super::{BoardMeta, Store, StoreError, StoredDoc};
+use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
 use std::path::Path;
 use uuid::Uuid;
 
@@ -30,6 +30,7 @@ pub struct SledStore {
     boards: sled::Tree,
     docs: sled::Tree,
     private_rooms: sled::Tree,
+    snapshots: sled::Tree,
 }
 
 impl SledStore {
@@ -43,13 +44,38 @@ impl SledStore {
         let boards = db.open_tree("boards").map_err(backend)?;
         let docs = db.open_tree("docs").map_err(backend)?;
         let private_rooms = db.open_tree("private_rooms").map_err(backend)?;
+        let snapshots = db.open_tree("snapshots").map_err(backend)?;
         Ok(SledStore {
             db,
             boards,
             docs,
             private_rooms,
+            snapshots,
         })
     }
+}
+
+/// Key of a snapshot in tree `snapshots`: board id ++ snapshot id.
+fn snapshot_entry_key(board: Uuid, id: Uuid) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(board.as_bytes());
+    key[16..].copy_from_slice(id.as_bytes());
+    key
+}
+
+fn split_snapshot(value: &[u8]) -> Result<(SnapshotMeta, &[u8]), StoreError> {
+    let corrupt = || StoreError::Corrupt("snapshot entry".into());
+    let len = u32::from_be_bytes(
+        value
+            .get(..4)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    ) as usize;
+    let json = value.get(4..4 + len).ok_or_else(corrupt)?;
+    let meta =
+        serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))?;
+    Ok((meta, &value[4 + len..]))
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -156,6 +182,53 @@ impl Store for SledStore {
             .insert(key, room.as_bytes())
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn put_snapshot(
+        &self,
+        board: Uuid,
+        meta: &SnapshotMeta,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        let id = Uuid::parse_str(&meta.id)
+            .map_err(|e| StoreError::Corrupt(format!("snapshot id: {e}")))?;
+        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Value: metadata length (u32 BE), metadata JSON, then the state.
+        let mut value = (json.len() as u32).to_be_bytes().to_vec();
+        value.extend_from_slice(&json);
+        value.extend_from_slice(state);
+        self.snapshots
+            .insert(snapshot_entry_key(board, id), value)
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn list_snapshots(&self, board: Uuid) -> Result<Vec<SnapshotMeta>, StoreError> {
+        self.snapshots
+            .scan_prefix(board.as_bytes())
+            .map(|entry| {
+                let (_, value) = entry.map_err(backend)?;
+                Ok(split_snapshot(&value)?.0)
+            })
+            .collect()
+    }
+
+    fn snapshot(
+        &self,
+        board: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError> {
+        match self
+            .snapshots
+            .get(snapshot_entry_key(board, id))
+            .map_err(backend)?
+        {
+            None => Ok(None),
+            Some(value) => {
+                let (meta, state) = split_snapshot(&value)?;
+                Ok(Some((meta, state.to_vec())))
+            }
+        }
     }
 
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
