@@ -13,10 +13,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use futures_util::SinkExt;
 use journeyboard_shared::identity::public_id;
 use journeyboard_shared::Role;
 use serde::Deserialize;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -34,6 +37,18 @@ const TRANSPORT_MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_BYTES;
 /// without a TCP close (sleeping laptops, dropped Wi-Fi).
 const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
+
+/// How long a write to a client may take before the client counts as stalled (its receive
+/// window stays full): it is dropped, so a stuck socket never holds a task and its queue.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most frames written before one flush.
+const BATCH_FRAMES: usize = 64;
+
+/// Read buffer per connection. tungstenite's default (128 KiB) is zero-filled on first read,
+/// so it costs 128 KiB of resident memory per connection; client frames are small (a large
+/// one still arrives whole: the buffer grows for it).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// `/ws/{id}` (the board) or `/ws/{id}/private` (the caller's private room).
 #[derive(Debug, Deserialize)]
@@ -79,6 +94,7 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(TRANSPORT_MAX_MESSAGE_BYTES)
         .max_frame_size(TRANSPORT_MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_failed_upgrade({
             let (rooms, room) = (Arc::clone(&rooms), Arc::clone(&room));
             let conn = joined.conn;
@@ -110,10 +126,21 @@ async fn serve(
     let mut last_heard = tokio::time::Instant::now();
     let reason = loop {
         tokio::select! {
+            // Queued frames first: a wake-up for a relay then polls only the queue, not the
+            // socket, timer and shutdown futures as well. Reads are not starved: the queue
+            // empties whenever the client keeps up, and one that cannot is dropped.
+            biased;
             queued = outgoing.recv() => match queued {
                 Some(Outgoing::Frame(frame)) => {
-                    if socket.send(Message::Binary(frame)).await.is_err() {
-                        return CloseReason { code: 1006, reason: "send failed" };
+                    // Under load several frames wait in the queue: write them all, then flush
+                    // once (one syscall, not one per frame). A client that does not take them
+                    // within SEND_TIMEOUT has stalled: drop it, it reconnects and resyncs.
+                    let (written, then_close) = write_batch(&mut socket, frame, &mut outgoing);
+                    if let Err(reason) = within_send_timeout(written).await {
+                        return reason;
+                    }
+                    if let Some(reason) = then_close {
+                        break reason;
                     }
                 }
                 Some(Outgoing::Close(reason)) => break reason,
@@ -149,8 +176,8 @@ async fn serve(
                 if last_heard.elapsed() > DEAD_AFTER {
                     return CloseReason { code: 1006, reason: "no answer to pings" };
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return CloseReason { code: 1006, reason: "send failed" };
+                if let Err(reason) = within_send_timeout(socket.send(Message::Ping(Default::default()))).await {
+                    return reason;
                 }
             },
             _ = shutdown.changed() => break CloseReason::GOING_AWAY,
@@ -160,8 +187,59 @@ async fn serve(
         code: reason.code,
         reason: reason.reason.into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = within_send_timeout(socket.send(Message::Close(Some(frame)))).await;
     reason
+}
+
+/// Awaits a write, or fails with 1013 once it has waited [`SEND_TIMEOUT`]. A write that
+/// completes at once (the usual case: the kernel takes the bytes) never arms a timer.
+async fn within_send_timeout(
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), CloseReason> {
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    let result = match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => tokio::time::timeout(SEND_TIMEOUT, write)
+            .await
+            .map_err(|_| CloseReason::TOO_SLOW)?,
+    };
+    result.map_err(|_| CloseReason {
+        code: 1006,
+        reason: "send failed",
+    })
+}
+
+/// Queues `first` and every frame already waiting behind it (up to [`BATCH_FRAMES`]) on the
+/// socket, and returns the write-and-flush to await, plus a close the room asked for after
+/// them. Taking the frames off the queue first keeps the borrow of `outgoing` short.
+fn write_batch<'a>(
+    socket: &'a mut WebSocket,
+    first: bytes::Bytes,
+    outgoing: &mut tokio::sync::mpsc::Receiver<Outgoing>,
+) -> (
+    impl Future<Output = Result<(), axum::Error>> + 'a,
+    Option<CloseReason>,
+) {
+    let mut frames = vec![first];
+    let mut close = None;
+    while frames.len() < BATCH_FRAMES {
+        match outgoing.try_recv() {
+            Ok(Outgoing::Frame(frame)) => frames.push(frame),
+            Ok(Outgoing::Close(reason)) => {
+                close = Some(reason);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let written = async move {
+        for frame in frames {
+            socket.feed(Message::Binary(frame)).await?;
+        }
+        socket.flush().await
+    };
+    (written, close)
 }
 
 /// Joins the board's room, or with `room` = "private" the caller's private room: a
