@@ -31,7 +31,7 @@ use yrs::{
     TextRef, Transact, Update,
 };
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Every measured update of one room, from its send until each receiver has it.
 #[derive(Default)]
@@ -597,11 +597,15 @@ pub async fn join_once(
                     step2_seen |= kind == 1;
                     let bytes = r.bytes()?;
                     let update = Update::decode_v1(bytes)?;
-                    for (client, clock) in update.state_vector().iter() {
-                        have.set_max(*client, *clock);
-                    }
                     if let Some(doc) = &doc {
                         doc.transact_mut().apply_update(update)?;
+                        have = doc.transact().state_vector();
+                    } else {
+                        // Decoded, not integrated: what a whole update (from clock 0) covers.
+                        // Enough for a board at rest, whose state arrives whole.
+                        for (client, clock) in update.state_vector().iter() {
+                            have.set_max(*client, *clock);
+                        }
                     }
                     let covered = expected
                         .iter()
@@ -618,12 +622,17 @@ pub async fn join_once(
     };
     tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| anyhow!("join of {url} timed out"))?
+        .map_err(|_| anyhow!("join of {url} timed out (expected {expected:?})"))?
 }
 
 /// A populating client: joins, adds `notes` notes in updates of `batch`, and returns the
-/// state vector of everything it then has (the board's state).
-pub async fn populate(url: &str, notes: usize, batch: usize) -> anyhow::Result<StateVector> {
+/// state vector of everything it then has (the board's state) and its connection, to close
+/// once the server has it all (the Node server drops updates of a client that leaves at once).
+pub async fn populate(
+    url: &str,
+    notes: usize,
+    batch: usize,
+) -> anyhow::Result<(StateVector, Socket)> {
     let mut ws = connect(url).await?;
     ws.send(Ws::Binary(step1(&StateVector::default()).into()))
         .await?;
@@ -652,8 +661,7 @@ pub async fn populate(url: &str, notes: usize, batch: usize) -> anyhow::Result<S
         left -= n;
     }
     let sv = local.doc.transact().state_vector();
-    let _ = ws.close(None).await;
-    Ok(sv)
+    Ok((sv, ws))
 }
 
 /// A document's content as comparable values: every root type as JSON, and its state vector.

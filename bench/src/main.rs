@@ -481,6 +481,14 @@ fn print_table(report: &Report) {
                 "  {server}: sent {}, converged: {} ({})",
                 r.sent, r.converged, r.convergence
             );
+            if !r.rss_steps.is_empty() {
+                let steps: Vec<String> = r
+                    .rss_steps
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.1}"))
+                    .collect();
+                let _ = writeln!(t, "  {server}: RSS MiB: {}", steps.join(", "));
+            }
             if let Some(n) = r.unloaded_boards {
                 let _ = writeln!(
                     t,

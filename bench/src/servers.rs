@@ -130,10 +130,17 @@ impl Server {
         .map_err(|_| anyhow!("{} did not start within 30 s", kind.label()))??;
         let unloads = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&unloads);
+        // The server's stdout (Journeyboard logs there) goes to the log file as well.
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data_dir.with_extension("log"))?;
         tokio::spawn(async move {
+            use std::io::Write;
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.contains("unloading idle room") {
                     counter.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let _ = writeln!(log, "{line}");
                 }
             }
         });
@@ -187,7 +194,9 @@ impl Server {
     pub async fn finish(self) -> anyhow::Result<()> {
         let dir = self.stop().await?;
         let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_file(dir.with_extension("log"));
+        if std::env::var_os("BENCH_KEEP_LOGS").is_none() {
+            let _ = std::fs::remove_file(dir.with_extension("log"));
+        }
         Ok(())
     }
 

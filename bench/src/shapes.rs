@@ -62,6 +62,8 @@ pub struct ShapeResult {
     /// (RSS once every client left, boards still loaded - RSS at start) / boards.
     pub per_board_idle_kib: Option<f64>,
     pub unloaded_boards: Option<usize>,
+    /// Server RSS (MiB) at each step of a memory shape.
+    pub rss_steps: Vec<(String, f64)>,
 }
 
 /// Runs one shape against a freshly started server.
@@ -83,7 +85,15 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
     let cpu_start = server.cpu_seconds();
     let started = Instant::now();
 
+    let step = |out: &mut ShapeResult, name: &str| {
+        if shape.memory {
+            out.rss_steps
+                .push((name.to_string(), server.rss_kib() as f64 / 1024.0));
+        }
+    };
+    step(&mut out, "started");
     let urls = create_boards(server, shape.boards).await?;
+    step(&mut out, "boards created");
     let tracks: Vec<Arc<RoomTrack>> = (0..shape.boards)
         .map(|_| {
             let t = Arc::new(RoomTrack::default());
@@ -149,6 +159,7 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
     out.connect_s = started.elapsed().as_secs_f64();
     // Setup updates (each sender's note, seed notes) settle.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    step(&mut out, "clients connected, notes seeded");
 
     let cpu_before = server.cpu_seconds();
     let bench_before = stats::cpu_seconds("self");
@@ -156,6 +167,7 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
     phase_tx.send_replace(Phase::Measure);
     tokio::time::sleep(Duration::from_secs_f64(shape.measure_s)).await;
     let connected_rss = server.rss_kib();
+    step(&mut out, "after measuring");
     phase_tx.send_replace(Phase::Quiet);
     let measured = measure_start.elapsed().as_secs_f64();
     out.cpu_measure_s = server.cpu_seconds() - cpu_before;
@@ -266,12 +278,15 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
         // Every client left; Journeyboard keeps boards loaded a while (Node unloads at once).
         tokio::time::sleep(Duration::from_secs(2)).await;
         out.per_board_idle_kib = Some(server.rss_kib().saturating_sub(base_rss) as f64 / boards);
+        step(&mut out, "clients gone, boards loaded");
         if wait_unload && server.kind == Kind::Ours {
             let until = Instant::now() + Duration::from_secs(60);
             while server.unloads.load(Ordering::Relaxed) < shape.boards && Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             out.unloaded_boards = Some(server.unloads.load(Ordering::Relaxed));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            step(&mut out, "boards unloaded");
         }
     }
     out.cpu_total_s = server.cpu_seconds() - cpu_start;
@@ -312,9 +327,10 @@ pub async fn run_join(
         let mut boards = Vec::new();
         for i in 0..=cold_boards {
             let url = server.create_board(&format!("Big board {i}")).await?;
-            let sv = client::populate(&url, notes, 250).await?;
+            let (sv, mut populator) = client::populate(&url, notes, 250).await?;
             // The server has it all once a newcomer gets it all.
-            client::join_once(&url, &sv, false, Duration::from_secs(60)).await?;
+            client::join_once(&url, &sv, true, Duration::from_secs(60)).await?;
+            let _ = futures_util::SinkExt::close(&mut populator).await;
             boards.push((url, sv));
         }
         // Warm: keep a client on board 0 (Node unloads a room when its last client leaves).
@@ -339,11 +355,15 @@ pub async fn run_join(
             return Err(e);
         }
     };
+    let old_addr = server.addr.to_string();
     server = server.restart().await?;
+    let new_addr = server.addr.to_string();
     let mut cold = Vec::new();
     let mut error = None;
     for (url, sv) in boards.iter().skip(1) {
-        match client::join_once(url, sv, false, Duration::from_secs(30)).await {
+        // The restarted server listens on a new port.
+        let url = url.replace(&old_addr, &new_addr);
+        match client::join_once(&url, sv, false, Duration::from_secs(30)).await {
             Ok((t, _)) => cold.push(t.as_secs_f64() * 1000.0),
             Err(e) => {
                 error = Some(e);
