@@ -10,6 +10,8 @@
 //! Run with `cargo xtask browser-test`, which installs Chromium and chromedriver if missing and
 //! builds the client first.
 
+pub mod board;
+
 use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;

@@ -94,9 +94,13 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
             }
             "Delete" | "Backspace" => {
                 ev.prevent_default();
-                ctx.edit(|view, txn| {
-                    view.delete_note(txn, &key_id);
-                });
+                // Removing someone else's note is the facilitator's call.
+                let mine = note.with_untracked(|n| n.author_id.is_empty() || n.author_id == ctx.me_id());
+                if mine || ctx.can_edit_structure() {
+                    ctx.edit(|view, txn| {
+                        view.delete_note(txn, &key_id);
+                    });
+                }
             }
             key @ ("ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown") if ev.alt_key() => {
                 ev.prevent_default();
@@ -107,7 +111,7 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
     };
 
     let color_id = id.clone();
-    let delete_id = id.clone();
+    let delete_id = StoredValue::new(id.clone());
     let drag_id = id.clone();
     let select_id = id.clone();
     let label = move || {
@@ -166,11 +170,13 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
                             <option value=c.as_str() selected=move || note.with(|n| n.color == c.as_str())>{c.as_str()}</option>
                         }).collect_view()}
                     </select>
+                    <Show when=move || ctx.can_edit_structure() || note.with(|n| n.author_id.is_empty() || n.author_id == ctx.me_id())>
                     <button type="button" class="note-delete" data-testid="note-delete" aria-label="Delete note"
-                        on:click={
-                            let delete_id = delete_id.clone();
-                            move |_| ctx.edit(|view, txn| { view.delete_note(txn, &delete_id); })
+                        on:click=move |_| {
+                            let id = delete_id.get_value();
+                            ctx.edit(|view, txn| { view.delete_note(txn, &id); })
                         }>"✕"</button>
+                    </Show>
                 </Show>
             </footer>
             <Show when=move || lane_kind.get() == LaneKind::Touchpoints.as_str()>
