@@ -91,9 +91,10 @@ impl BoardState {
             set_if_changed(self.actions, view.action_items(txn));
             set_if_changed(self.resources, view.resources(txn));
         });
-        let (icebreaker, notes): (Vec<Note>, Vec<Note>) =
-            all_notes.into_iter().partition(|n| n.area == "icebreaker");
+        // Every note gets a signal; only grid notes have a place in the grid.
+        let icebreaker: Vec<Note> = all_notes.iter().filter(|n| n.area == "icebreaker").cloned().collect();
         set_if_changed(self.icebreaker, icebreaker);
+        let notes = all_notes;
         set_if_changed(self.title, title);
         set_if_changed(self.template, template);
         set_if_changed(self.phase, phase);
@@ -102,8 +103,10 @@ impl BoardState {
 
         let placement: Vec<Placement> = notes
             .iter()
+            .filter(|n| n.area != "icebreaker")
             .map(|n| (n.id.clone(), n.stage.clone(), n.lane.clone()))
             .collect();
+        let note_count = notes.len();
         let mut membership_changed = false;
         let mut signals = self.notes.get_untracked();
         for note in notes {
@@ -119,8 +122,9 @@ impl BoardState {
                 }
             }
         }
-        if signals.len() != placement.len() {
-            let live: std::collections::HashSet<&String> = placement.iter().map(|(id, _, _)| id).collect();
+        if signals.len() != note_count {
+            let live: std::collections::HashSet<String> =
+                session.read(|view, txn| view.notes.keys(txn).map(str::to_string).collect());
             signals.retain(|id, _| live.contains(id));
             membership_changed = true;
         }

@@ -121,7 +121,7 @@ fn Timer() -> impl IntoView {
                     <span class="visually-hidden">"Minutes"</span>
                     <input type="number" min="0.5" max="180" step="0.5" data-testid="timer-minutes"
                         aria-label="Time box minutes"
-                        prop:value=move || minutes.get().to_string()
+                        value=minutes.get_untracked().to_string()
                         on:input=move |ev| {
                             if let Ok(m) = event_target_value(&ev).parse() {
                                 minutes.set(m)
