@@ -79,3 +79,46 @@ async fn request<T: DeserializeOwned>(method: &str, url: &str, body: Option<&str
         message: format!("unexpected answer: {e}"),
     })
 }
+
+/// A saved snapshot, as listed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SnapshotMeta {
+    pub id: String,
+    pub name: String,
+    pub created_at: f64,
+    pub auto: bool,
+    pub phase: String,
+    pub notes: usize,
+}
+
+fn board_path(id: &str, rest: &str, token: &str) -> String {
+    let token = String::from(js_sys::encode_uri_component(token));
+    format!("/api/boards/{id}{rest}?t={token}")
+}
+
+pub async fn list_snapshots(id: &str, token: &str) -> Result<Vec<SnapshotMeta>, ApiError> {
+    request("GET", &board_path(id, "/snapshots", token), None).await
+}
+
+pub async fn save_snapshot(id: &str, token: &str, name: &str) -> Result<SnapshotMeta, ApiError> {
+    let body = serde_json::json!({ "name": name }).to_string();
+    request("POST", &board_path(id, "/snapshots", token), Some(&body)).await
+}
+
+pub async fn restore_snapshot(id: &str, token: &str, snapshot: &str) -> Result<serde_json::Value, ApiError> {
+    request("POST", &board_path(id, &format!("/snapshots/{snapshot}/restore"), token), None).await
+}
+
+pub async fn derive_board(id: &str, token: &str, snapshot: &str, template: &str) -> Result<CreatedBoard, ApiError> {
+    let body = serde_json::json!({ "template": template }).to_string();
+    request("POST", &board_path(id, &format!("/snapshots/{snapshot}/derive"), token), Some(&body)).await
+}
+
+pub async fn snapshot_data(id: &str, token: &str, snapshot: &str) -> Result<journeyboard_shared::export::BoardData, ApiError> {
+    request("GET", &board_path(id, &format!("/snapshots/{snapshot}/export.json"), token), None).await
+}
+
+/// The URL of a snapshot's export in `ext` format.
+pub fn snapshot_export_url(id: &str, token: &str, snapshot: &str, ext: &str) -> String {
+    board_path(id, &format!("/snapshots/{snapshot}/export.{ext}"), token)
+}

@@ -13,4 +13,5 @@ pub mod personas;
 pub mod phase_bar;
 pub mod results;
 pub mod side_panel;
+pub mod snapshots;
 pub mod toolbar;

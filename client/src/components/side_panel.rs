@@ -6,6 +6,7 @@ use super::board_page::BoardCtx;
 use super::icebreaker::WarmUp;
 use super::personas::Personas;
 use super::results::Results;
+use super::snapshots::Snapshots;
 use journeyboard_shared::Phase;
 use leptos::prelude::*;
 
@@ -14,6 +15,7 @@ enum Tab {
     WarmUp,
     Personas,
     Results,
+    Snapshots,
 }
 
 impl Tab {
@@ -30,6 +32,7 @@ impl Tab {
             Tab::WarmUp => "Warm-up",
             Tab::Personas => "Personas",
             Tab::Results => "Results",
+            Tab::Snapshots => "Snapshots",
         }
     }
 
@@ -38,6 +41,7 @@ impl Tab {
             Tab::WarmUp => "tab-warmup",
             Tab::Personas => "tab-personas",
             Tab::Results => "tab-results",
+            Tab::Snapshots => "tab-snapshots",
         }
     }
 }
@@ -60,7 +64,7 @@ pub fn SidePanel() -> impl IntoView {
     view! {
         <aside class="side-panel" class:collapsed=move || !open.get() aria-label="Workshop panel">
             <div class="tabs" role="tablist">
-                {[Tab::WarmUp, Tab::Personas, Tab::Results].into_iter().map(|t| view! {
+                {[Tab::WarmUp, Tab::Personas, Tab::Results, Tab::Snapshots].into_iter().map(|t| view! {
                     <button type="button" role="tab" data-testid=t.testid()
                         aria-selected=move || (open.get() && tab.get() == t).to_string()
                         on:click=move |_| { tab.set(t); open.set(true); }>{t.label()}</button>
@@ -74,6 +78,7 @@ pub fn SidePanel() -> impl IntoView {
                         Tab::WarmUp => view! { <WarmUp/> }.into_any(),
                         Tab::Personas => view! { <Personas/> }.into_any(),
                         Tab::Results => view! { <Results/> }.into_any(),
+                        Tab::Snapshots => view! { <Snapshots/> }.into_any(),
                     }}
                 </div>
             </Show>
