@@ -16,9 +16,13 @@ pub fn PhaseBar() -> impl IntoView {
     let state = ctx.state;
     let phase = Memo::new(move |_| state.phase.get().parse::<Phase>().unwrap_or(Phase::Icebreaker));
     let prompts_open = RwSignal::new(false);
+    // A new phase gets a fresh time box: the last phase's countdown (or "time's up") ends.
     let go = move |to: Option<Phase>| {
         if let Some(to) = to {
-            ctx.edit(|view, txn| view.set_phase(txn, to));
+            ctx.edit(|view, txn| {
+                view.set_phase(txn, to);
+                view.set_setting(txn, key::TIMER_DEADLINE, yrs::Any::Null);
+            });
         }
     };
     view! {
