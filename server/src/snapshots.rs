@@ -15,14 +15,13 @@ use crate::access;
 use crate::api::{CreatedBoard, TokenQuery};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::export::handler::board_from_update;
-use crate::export::{file_stem, render, Format};
+use crate::export::handler::{board_from_update, download, requested_format};
 use crate::room::Room;
 use crate::store::{SnapshotMeta, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::{Role, Template};
@@ -44,7 +43,8 @@ pub fn save(
     let update = room.encode_state();
     let board = board_from_update(&update).map_err(|e| StoreError::Corrupt(e.message))?;
     let meta = SnapshotMeta {
-        id: Uuid::new_v4().to_string(),
+        // Time-ordered (v7): snapshots saved in the same millisecond still list in order.
+        id: Uuid::now_v7().to_string(),
         name: name.chars().take(MAX_NAME_CHARS).collect(),
         created_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -136,37 +136,10 @@ pub async fn export(
     Path((id, sid, file)): Path<(String, String, String)>,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
-    let format = file
-        .strip_prefix("export.")
-        .and_then(Format::from_extension)
-        .ok_or_else(|| {
-            AppError::not_found(
-                "no such export; try export.md, export.csv, export.json, export.svg or export.png",
-            )
-        })?;
+    let format = requested_format(&file)?;
     let access = access::resolve(&state, &id, query.t.as_deref()).await?;
     let (meta, update) = load(&state, access.id, &sid).await?;
-    let (bytes, title) = tokio::task::spawn_blocking(move || {
-        let board = board_from_update(&update)?;
-        let date = crate::export::date_of(meta.created_at as f64);
-        let bytes = render(&board, format, &date, &[]).map_err(AppError::internal)?;
-        Ok::<_, AppError>((bytes, format!("{} {}", board.title, meta.name)))
-    })
-    .await
-    .map_err(AppError::internal)??;
-    let disposition = format!(
-        "attachment; filename=\"{}.{}\"",
-        file_stem(&title),
-        format.extension()
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    download(update, format, meta.created_at as f64, Some(meta.name)).await
 }
 
 /// `POST .../restore` answer.

@@ -21,17 +21,31 @@ pub async fn export(
     Path((id, file)): Path<(String, String)>,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
-    let format = file
-        .strip_prefix("export.")
+    let format = requested_format(&file)?;
+    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    let room = state.rooms.get(access.id).await?;
+    download(room.encode_state(), format, now_ms(), None).await
+}
+
+/// The format a file name asks for (`export.md`, ...), or a 404 naming the choices.
+pub fn requested_format(file: &str) -> Result<Format, AppError> {
+    file.strip_prefix("export.")
         .and_then(Format::from_extension)
         .ok_or_else(|| {
             AppError::not_found(
                 "no such export; try export.md, export.csv, export.json, export.svg or export.png",
             )
-        })?;
-    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
-    let room = state.rooms.get(access.id).await?;
-    let update = room.encode_state();
+        })
+}
+
+/// Renders a board (a full-state update) off the async runtime and answers it as a download
+/// dated `date_ms`, its file named after the title (and `suffix`, for a snapshot).
+pub async fn download(
+    update: Vec<u8>,
+    format: Format,
+    date_ms: f64,
+    suffix: Option<String>,
+) -> Result<Response, AppError> {
     let (bytes, title) = tokio::task::spawn_blocking(move || {
         let board = board_from_update(&update)?;
         let participants: Vec<String> = board
@@ -42,9 +56,13 @@ pub async fn export(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let today = super::csv::date_of(now_ms());
-        let bytes = render(&board, format, &today, &participants).map_err(AppError::internal)?;
-        Ok::<_, AppError>((bytes, board.title))
+        let date = super::csv::date_of(date_ms);
+        let bytes = render(&board, format, &date, &participants).map_err(AppError::internal)?;
+        let title = match suffix {
+            Some(suffix) => format!("{} {suffix}", board.title),
+            None => board.title,
+        };
+        Ok::<_, AppError>((bytes, title))
     })
     .await
     .map_err(AppError::internal)??;

@@ -8,7 +8,6 @@ pub mod handler;
 mod markdown;
 mod picture;
 
-pub(crate) use self::csv::date_of;
 pub use self::csv::notes_csv;
 pub use markdown::report;
 pub use picture::{png, svg};
