@@ -179,6 +179,12 @@ async fn each_phase_change_saves_a_snapshot() {
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Phases", "current-state").await;
     let fac = YClient::connect(&server.ws_url(&board.id, &board.facilitator_token)).await;
+    // Synced first: a phase written on an empty document is concurrent with the template's,
+    // and loses to it when the client's random id is the lower one.
+    fac.wait_until("synced", PATIENCE, |c| {
+        c.read(|v, t| v.stages(t).len() == 5)
+    })
+    .await;
     fac.edit(|v, t| v.set_phase(t, Phase::Persona));
     fac.edit(|v, t| v.set_phase(t, Phase::Touchpoints));
     let base = format!("/api/boards/{}/snapshots", board.id);
