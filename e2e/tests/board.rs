@@ -383,3 +383,60 @@ async fn the_grid_works_from_the_keyboard_and_the_facilitator_edits_its_structur
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reload_while_the_server_is_down_keeps_unsynced_edits() -> anyhow::Result<()> {
+    let browser = Browser::start().await?;
+    let dir = journeyboard_tests::temp_dir("e2e-offline-reload");
+    let server = TestServer::start_in(&dir, Duration::from_secs(30)).await;
+    let addr = server.addr;
+    let board = create_board(addr, "Offline reload", "current-state").await;
+    let url = link(&server, &board, &board.participant_token);
+    let page = browser.session().await?;
+    page.join(&url, "Flo").await?;
+    // The app shell is cached by the service worker once it controls the page.
+    page.wait_until(
+        "the service worker controls the page",
+        LIVE_PATIENCE,
+        async |p| {
+            Ok(
+                p.script("return navigator.serviceWorker.controller !== null")
+                    .await?
+                    == serde_json::json!(true),
+            )
+        },
+    )
+    .await?;
+    page.wait_for_connection("connected").await?;
+
+    server.stop().await;
+    page.wait_for_connection("offline").await?;
+    let id = page
+        .add_note("purchase", "thoughts", "Written offline, then reloaded")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await; // the local copy is saved within 400 ms
+    page.client.refresh().await?;
+    page.wait_for_note(
+        &id,
+        "Written offline, then reloaded",
+        "purchase",
+        "thoughts",
+    )
+    .await?;
+    page.wait_for_connection("offline").await?;
+
+    let server = TestServer::start_on(addr, &dir, Duration::from_secs(30)).await;
+    page.wait_for_connection("connected").await?;
+    let raw = YClient::connect(&server.ws_url(&board.id, &board.viewer_token)).await;
+    raw.wait_until(
+        "the reloaded page's offline note reached the server",
+        LIVE_PATIENCE,
+        |c| {
+            c.read(|v, t| v.note(t, &id).map(|n| n.text)).as_deref()
+                == Some("Written offline, then reloaded")
+        },
+    )
+    .await;
+    server.stop().await;
+    Ok(())
+}
