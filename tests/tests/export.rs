@@ -375,3 +375,39 @@ async fn http_request_bytes(addr: SocketAddr, path: &str) -> Vec<u8> {
     assert!(!head.contains("chunked"), "expected a sized body");
     raw[split..].to_vec()
 }
+
+#[tokio::test]
+async fn unrevealed_private_notes_are_in_no_export() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Private", "current-state").await;
+    let private =
+        YClient::connect(&server.private_url(&board.id, &board.participant_token, "secret-of-ana"))
+            .await;
+    private.edit(|view, txn| {
+        view.add_note(
+            txn,
+            &NewNote {
+                id: "secret-note".into(),
+                text: "My private warm-up".into(),
+                area: journeyboard_shared::NoteArea::Icebreaker,
+                ..NewNote::default()
+            },
+        )
+    });
+    // Another connection to the same private room proves the server has the note.
+    let again =
+        YClient::connect(&server.private_url(&board.id, &board.participant_token, "secret-of-ana"))
+            .await;
+    again
+        .wait_until("the server has the private note", PATIENCE, |c| {
+            c.read(|v, t| v.note(t, "secret-note").is_some())
+        })
+        .await;
+    for ext in ["md", "csv", "json", "svg"] {
+        let body = export(server.addr, &board, ext).await.body;
+        assert!(
+            !body.contains("My private warm-up"),
+            "export.{ext} leaks a private note"
+        );
+    }
+}
