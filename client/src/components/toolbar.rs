@@ -2,6 +2,7 @@
 //! and (for the facilitator) the share links.
 
 use super::board_page::BoardCtx;
+use super::join::JoinDialog;
 use crate::storage;
 use journeyboard_shared::Template;
 use leptos::prelude::*;
@@ -47,6 +48,7 @@ pub fn Toolbar() -> impl IntoView {
 #[component]
 fn PresenceBar() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
+    let renaming = RwSignal::new(false);
     view! {
         <ul class="presence" data-testid="presence" aria-label="People on this board">
             <For each=move || ctx.state.people.get() key=|p| (p.client_id, p.name.clone(), p.color.clone(), p.is_me) let:person>
@@ -54,10 +56,21 @@ fn PresenceBar() -> impl IntoView {
                     title=person.name.clone()>
                     <span class="dot" aria-hidden="true"></span>
                     {person.name.clone()}
-                    {person.is_me.then_some(" (you)")}
+                    {person.is_me.then(|| view! {
+                        " (you) "
+                        <button type="button" class="link" data-testid="rename-me" aria-label="Change my name or colour"
+                            on:click=move |_| renaming.set(true)>"edit"</button>
+                    })}
                 </li>
             </For>
         </ul>
+        <Show when=move || renaming.get()>
+            <JoinDialog board_title=ctx.state.title.get_untracked() on_done=move |identity| {
+                ctx.me.set_value(identity);
+                ctx.select(None);
+                renaming.set(false);
+            }/>
+        </Show>
     }
 }
 
