@@ -2,7 +2,7 @@
 // server is unreachable (edits made offline live in localStorage and sync on return).
 // Network first, so an online page is never stale; the cache is only the fallback.
 const CACHE = 'journeyboard-shell-v1';
-const SHELL = ['/', '/style.css', '/favicon.svg', '/pkg/journeyboard_client.js', '/pkg/journeyboard_client_bg.wasm'];
+const SHELL = ['/', '/boot.js', '/style.css', '/favicon.svg', '/pkg/journeyboard_client.js', '/pkg/journeyboard_client_bg.wasm'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).catch(() => {}));

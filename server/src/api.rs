@@ -58,8 +58,7 @@ pub async fn create_board(
     State(state): State<Arc<AppState>>,
     body: Result<Json<CreateBoard>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedBoard>), AppError> {
-    let Json(body) = body
-        .map_err(|e| AppError::bad_request(format!("invalid request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(body_error)?;
     let template: Template = body
         .template
         .parse()
@@ -82,6 +81,103 @@ pub async fn create_board(
     let doc = new_board_doc(title, template, now_ms as f64);
     let created = store_new_board(&state, &doc, title, template.as_str()).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A request body that could not be read: 400 for bad JSON, 413 for a body over the limit,
+/// 415 without a JSON content type; the message says which.
+pub fn body_error(e: JsonRejection) -> AppError {
+    let status = match e.status() {
+        s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    AppError::new(status, format!("invalid request body: {}", e.body_text()))
+}
+
+/// `POST /api/boards/{id}/rotate` body: which links to replace. Default: participant and
+/// viewer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    #[serde(default = "default_rotated")]
+    pub roles: Vec<Role>,
+}
+
+fn default_rotated() -> Vec<Role> {
+    vec![Role::Participant, Role::Viewer]
+}
+
+/// `POST /api/boards/{id}/rotate` answer: the new token and link of each rotated role.
+#[derive(Debug, Serialize, Deserialize, Default)]
+pub struct Rotated {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facilitator_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viewer_token: Option<String>,
+    pub links: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /api/boards/{id}/rotate?t=FACILITATOR_TOKEN`: replaces the tokens of the given
+/// roles. The old links stop working at once, and live connections that joined with them
+/// (the board and its private rooms) are closed with 1008.
+pub async fn rotate_tokens(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    body: Result<Json<Rotate>, JsonRejection>,
+) -> Result<Json<Rotated>, AppError> {
+    let access = access::resolve(&state, &id, query.t.as_deref()).await?;
+    if access.role != Role::Facilitator {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "only a facilitator may rotate links",
+        ));
+    }
+    let Json(Rotate { roles }) = body.map_err(body_error)?;
+    if roles.is_empty() {
+        return Err(AppError::bad_request("roles is empty"));
+    }
+    let mut meta = access.meta.clone();
+    let mut rotated = Rotated::default();
+    for role in &roles {
+        let token = crate::auth::new_token().map_err(AppError::internal)?;
+        let hash = hash_token(&token);
+        let slot = match role {
+            Role::Facilitator => {
+                meta.facilitator_hash = hash;
+                &mut rotated.facilitator_token
+            }
+            Role::Participant => {
+                meta.participant_hash = hash;
+                &mut rotated.participant_token
+            }
+            Role::Viewer => {
+                meta.viewer_hash = hash;
+                &mut rotated.viewer_token
+            }
+        };
+        rotated.links.insert(
+            role.to_string(),
+            format!("{}/b/{}#t={token}", state.config.public_url, access.id),
+        );
+        *slot = Some(token);
+    }
+    let store = state.store.clone();
+    let board = access.id;
+    tokio::task::spawn_blocking(move || {
+        store.put_board_meta(board, &meta)?;
+        store.flush()
+    })
+    .await
+    .map_err(AppError::internal)??;
+    // After the new hashes are stored: a connection that joins from now on was checked
+    // against them (ws.rs checks again after joining).
+    let closed = state
+        .rooms
+        .close_peers(board, &roles, crate::room::CloseReason::REVOKED);
+    tracing::info!(board = %board, ?roles, closed, "links rotated");
+    Ok(Json(rotated))
 }
 
 /// Stores a new board whose document is `doc` and returns its id, tokens and links. Used for
@@ -127,7 +223,6 @@ pub async fn store_new_board(
         viewer_token: tokens.viewer,
     })
 }
-
 
 /// `GET /api/boards/{id}` answer: the summary, what the presented token may do, and the
 /// server's clock (ms since the epoch), so that clients can correct theirs for the shared

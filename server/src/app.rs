@@ -33,7 +33,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        let rooms = Rooms::new(Arc::clone(&store), config.idle_unload);
+        let rooms = Rooms::with_doc_limit(
+            Arc::clone(&store),
+            config.idle_unload,
+            config.limits.doc_bytes,
+        );
         Arc::new(AppState {
             config,
             store,
@@ -60,18 +64,30 @@ pub fn router(state: Arc<AppState>) -> Router {
         header::VARY,
         HeaderValue::from_static("accept-encoding"),
     );
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route("/api/boards", post(api::create_board))
         .route("/api/boards/{id}", get(api::board_summary))
-        .route("/api/boards/{id}/{file}", get(crate::export::handler::export))
+        .route(
+            "/api/boards/{id}/{file}",
+            get(crate::export::handler::export),
+        )
         .route(
             "/api/boards/{id}/snapshots",
             get(crate::snapshots::list).post(crate::snapshots::create),
         )
-        .route("/api/boards/{id}/snapshots/{sid}/restore", post(crate::snapshots::restore))
-        .route("/api/boards/{id}/snapshots/{sid}/derive", post(crate::snapshots::derive))
-        .route("/api/boards/{id}/snapshots/{sid}/{file}", get(crate::snapshots::export))
+        .route(
+            "/api/boards/{id}/snapshots/{sid}/restore",
+            post(crate::snapshots::restore),
+        )
+        .route(
+            "/api/boards/{id}/snapshots/{sid}/derive",
+            post(crate::snapshots::derive),
+        )
+        .route(
+            "/api/boards/{id}/snapshots/{sid}/{file}",
+            get(crate::snapshots::export),
+        )
         .route(
             "/api/boards/import",
             post(crate::export::handler::import).layer(axum::extract::DefaultBodyLimit::max(
@@ -80,14 +96,61 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/ws/{id}", get(ws::upgrade))
         .route("/ws/{id}/{room}", get(ws::upgrade))
+        .route("/api/boards/{id}/rotate", post(api::rotate_tokens))
+        .route("/api/admin/backup", get(crate::backup::download))
         .route_service("/b/{id}", index)
         .fallback_service(files)
-        // Board links carry their token in the fragment; no page should leak its URL onward.
-        .layer(SetResponseHeaderLayer::overriding(
+        .method_not_allowed_fallback(|| async {
+            crate::error::AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        });
+    security_headers(routes, &state.config).with_state(state)
+}
+
+/// Headers on every response. Board links carry their token in the fragment: no page leaks
+/// its URL onward (`Referrer-Policy`), and no other site frames a board (`frame-ancestors`).
+/// The content security policy fits the wasm app: its scripts and styles come from this
+/// server only (`static/boot.js` starts it; no inline script), `'wasm-unsafe-eval'` lets it
+/// compile its WebAssembly module, and it connects to this server's API and WebSockets.
+fn security_headers(router: Router<Arc<AppState>>, config: &Config) -> Router<Arc<AppState>> {
+    let csp = HeaderValue::from_str(&content_security_policy(config)).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'",
+        )
+    });
+    let set = |name, value| SetResponseHeaderLayer::overriding(name, value);
+    router
+        .layer(set(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .with_state(state)
+        .layer(set(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(set(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(set(header::CONTENT_SECURITY_POLICY, csp))
+}
+
+/// The `Content-Security-Policy` of every response (see [`security_headers`]).
+pub fn content_security_policy(config: &Config) -> String {
+    let origin = config.public_origin();
+    let ws_origin = origin
+        .strip_prefix("https://")
+        .map(|host| format!("wss://{host}"))
+        .or_else(|| {
+            origin
+                .strip_prefix("http://")
+                .map(|host| format!("ws://{host}"))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+         connect-src 'self' {ws_origin}; img-src 'self' data:; style-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 fn no_cache<S>(service: S) -> SetResponseHeader<S, HeaderValue> {

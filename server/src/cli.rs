@@ -9,7 +9,25 @@ use std::sync::Arc;
 
 /// Runs the server as the command line asks. Returns the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `backup DIR` and `restore DIR`, with the server's own flags after them.
+    let command = match args.first().map(String::as_str) {
+        Some(name @ ("backup" | "restore")) => {
+            let name = name.to_string();
+            if args.len() < 2 || args[1].starts_with('-') {
+                eprintln!(
+                    "journeyboard: {name} needs a directory\n\n{}",
+                    crate::config::USAGE
+                );
+                return std::process::ExitCode::from(2);
+            }
+            let dir = std::path::PathBuf::from(args[1].clone());
+            args.drain(..2);
+            Some((name, dir))
+        }
+        _ => None,
+    };
+    let config = match Config::from_args(args, |k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(ConfigError::Help) => {
             print!("{}", crate::config::USAGE);
@@ -20,6 +38,23 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some((name, dir)) = command {
+        let result = if name == "backup" {
+            crate::backup::backup(&config, &dir)
+        } else {
+            crate::backup::restore(&config, &dir)
+        };
+        return match result {
+            Ok(done) => {
+                println!("{done}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("journeyboard {name}: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -52,6 +87,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    // For `journeyboard backup` (see backup.rs).
+    crate::backup::write_admin_token(&data_dir)
+        .and_then(|()| crate::backup::write_admin_addr(&data_dir, local))
+        .with_context(|| format!("writing the admin token in {}", data_dir.display()))?;
     if !config.static_dir.join("index.html").exists() {
         tracing::warn!(dir = %config.static_dir.display(), "no index.html in the static directory; the web client is not built");
     }

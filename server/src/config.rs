@@ -17,6 +17,12 @@ pub struct Config {
     pub static_dir: PathBuf,
     /// How long an empty room stays loaded.
     pub idle_unload: Duration,
+    /// Origins (`scheme://host[:port]`) whose pages may open a WebSocket. Empty: the public
+    /// URL's origin and the request's own (same-origin). A request without an `Origin` header
+    /// (not a browser: a yrs or Node client) is not checked.
+    pub allowed_origins: Vec<String>,
+    /// Per-connection, per-board and server-wide limits ([`crate::limits`]).
+    pub limits: crate::limits::Limits,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -32,11 +38,21 @@ pub const USAGE: &str = "\
 journeyboard: the Journeyboard server (customer journey mapping workshops)
 
 USAGE: journeyboard [--addr HOST:PORT] [--data-dir DIR] [--public-url URL] [--static-dir DIR]
+                    [--allowed-origins ORIGIN,...]
+       journeyboard backup DIR [--addr HOST:PORT] [--data-dir DIR]
+       journeyboard restore DIR [--data-dir DIR]
 
   --addr HOST:PORT   where to listen            [env JOURNEYBOARD_ADDR, default 127.0.0.1:8080]
   --data-dir DIR     the sled store's directory [env JOURNEYBOARD_DATA_DIR, default ./journeyboard-data]
   --public-url URL   base URL of board links    [env JOURNEYBOARD_PUBLIC_URL, default http://ADDR]
   --static-dir DIR   client files to serve      [env JOURNEYBOARD_STATIC_DIR, default the source tree's static/]
+  --allowed-origins ORIGIN,...
+                     pages that may open a WebSocket [env JOURNEYBOARD_ALLOWED_ORIGINS,
+                     default the public URL's origin and same-origin requests]
+
+  backup DIR         write a consistent copy of the store into DIR (new or empty), from the
+                     running server at --addr, or from --data-dir if no server runs there
+  restore DIR        copy a backup into --data-dir (new or empty; the server must be stopped)
   -h, --help         this text
 ";
 
@@ -59,6 +75,7 @@ impl Config {
         let mut data_dir = env("JOURNEYBOARD_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         let mut public_url = env("JOURNEYBOARD_PUBLIC_URL");
         let mut static_dir = env("JOURNEYBOARD_STATIC_DIR").map(PathBuf::from);
+        let mut allowed_origins = env("JOURNEYBOARD_ALLOWED_ORIGINS").unwrap_or_default();
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || {
@@ -70,6 +87,7 @@ impl Config {
                 "--data-dir" => data_dir = value()?,
                 "--public-url" => public_url = Some(value()?),
                 "--static-dir" => static_dir = Some(PathBuf::from(value()?)),
+                "--allowed-origins" => allowed_origins = value()?,
                 "-h" | "--help" => return Err(ConfigError::Help),
                 other => return Err(ConfigError::Usage(format!("unknown argument {other:?}"))),
             }
@@ -86,7 +104,44 @@ impl Config {
             data_dir: PathBuf::from(data_dir),
             static_dir: static_dir.unwrap_or_else(default_static_dir),
             idle_unload: crate::room::DEFAULT_IDLE_UNLOAD,
+            allowed_origins: allowed_origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            limits: crate::limits::Limits::default(),
         })
+    }
+
+    /// Settings for a server on `addr` with its store in `data_dir`, everything else default
+    /// (tests and tools).
+    pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            addr,
+            data_dir,
+            public_url: format!("http://{addr}"),
+            static_dir: default_static_dir(),
+            idle_unload: crate::room::DEFAULT_IDLE_UNLOAD,
+            allowed_origins: Vec::new(),
+            limits: crate::limits::Limits::default(),
+        }
+    }
+
+    /// The origin (`scheme://host[:port]`, lower case) of the public URL.
+    pub fn public_origin(&self) -> String {
+        origin_of(&self.public_url)
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lower case, without path or trailing slash.
+pub fn origin_of(url: &str) -> String {
+    let lower = url.trim().to_ascii_lowercase();
+    match lower.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            format!("{scheme}://{host}")
+        }
+        None => lower,
     }
 }
 
@@ -116,6 +171,20 @@ mod tests {
         .unwrap();
         assert_eq!(config.addr.port(), 7000);
         assert_eq!(config.public_url, "https://jb.example");
+        assert_eq!(config.public_origin(), "https://jb.example");
+        assert!(config.allowed_origins.is_empty());
+        let config = Config::from_args(
+            args(&[
+                "--allowed-origins",
+                "https://A.example/, http://b.example:8080",
+            ]),
+            env,
+        )
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
     }
 
     #[test]

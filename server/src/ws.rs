@@ -8,10 +8,11 @@
 use crate::access::{self, BoardAccess};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::limits::{RateLimiter, THROTTLE_LOG_EVERY};
 use crate::room::{private_room_id, CloseReason, Joined, Outgoing, Room, RoomKind};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::SinkExt;
 use journeyboard_shared::identity::public_id;
@@ -81,16 +82,47 @@ pub async fn upgrade(
     State(state): State<Arc<AppState>>,
     Path(path): Path<WsPath>,
     Query(query): Query<WsQuery>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
+    check_origin(&state, &headers)?;
+    let limits = state.config.limits;
+    // One clone of `connections` per open WebSocket (see `AppState`); taken now, so a refused
+    // or failed upgrade gives it back when this handler's closure is dropped.
+    let connection = Arc::clone(&state.connections);
+    let open = Arc::strong_count(&connection).saturating_sub(2);
+    if open >= limits.connections {
+        tracing::warn!(
+            open,
+            limit = limits.connections,
+            "refused a connection: server connection limit"
+        );
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server has too many connections, try again later",
+        ));
+    }
     let access = access::resolve(&state, &path.id, query.t.as_deref()).await?;
     // Load the room before upgrading: a client's sync is answered only from a loaded board.
     let (room, joined) = join(&state, &access, path.room.as_deref(), &query).await?;
+    if room.number_of_peers() > limits.connections_per_board {
+        state.rooms.leave(&room, joined.conn);
+        tracing::warn!(board = %access.id, limit = limits.connections_per_board, "refused a connection: board connection limit");
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this board has too many connections, try again later",
+        ));
+    }
+    // A rotation of this token between the check above and the join would have missed this
+    // peer: check again now that it is in the room (a rotation after this closes it).
+    if let Err(e) = access::resolve(&state, &path.id, query.t.as_deref()).await {
+        state.rooms.leave(&room, joined.conn);
+        return Err(e);
+    }
     let private = matches!(room.kind(), RoomKind::Private { .. });
     tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, private, "client connected");
     let rooms = Arc::clone(&state.rooms);
     let shutdown = state.shutdown.subscribe();
-    let connection = Arc::clone(&state.connections);
     Ok(ws
         .max_message_size(TRANSPORT_MAX_MESSAGE_BYTES)
         .max_frame_size(TRANSPORT_MAX_MESSAGE_BYTES)
@@ -106,7 +138,8 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let _connection = connection;
             let conn = joined.conn;
-            let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown).await;
+            let limiter = RateLimiter::new(limits.messages_per_second, limits.message_burst);
+            let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown, limiter).await;
             tracing::info!(board = %room.id(), conn, code = close.code, reason = close.reason, "client disconnected");
             rooms.leave(&room, conn);
         }))
@@ -120,10 +153,14 @@ async fn serve(
     conn: crate::room::ConnId,
     mut outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
     mut shutdown: watch::Receiver<bool>,
+    mut limiter: RateLimiter,
 ) -> CloseReason {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
+    // Over the message rate, the socket is not read until this moment (see `limits`).
+    let mut throttled: Option<tokio::time::Instant> = None;
+    let mut throttle_logged: Option<tokio::time::Instant> = None;
     let reason = loop {
         tokio::select! {
             // Queued frames first: a wake-up for a relay then polls only the queue, not the
@@ -147,13 +184,23 @@ async fn serve(
                 // The room dropped this peer: it stalled and its queue overflowed.
                 None => break CloseReason::TOO_SLOW,
             },
-            incoming = socket.recv() => {
+            _ = sleep_until(throttled), if throttled.is_some() => throttled = None,
+            incoming = socket.recv(), if throttled.is_none() => {
                 last_heard = tokio::time::Instant::now();
                 match incoming {
                     Some(Ok(Message::Binary(data))) => {
                         if data.len() > MAX_MESSAGE_BYTES {
                             tracing::warn!(board = %room.id(), conn, bytes = data.len(), "message over the size limit");
                             break CloseReason::TOO_BIG;
+                        }
+                        let wait = limiter.take();
+                        if !wait.is_zero() {
+                            let now = tokio::time::Instant::now();
+                            throttled = Some(now + wait);
+                            if throttle_logged.is_none_or(|at| now.duration_since(at) >= THROTTLE_LOG_EVERY) {
+                                throttle_logged = Some(now);
+                                tracing::warn!(board = %room.id(), conn, "over the message rate limit: reading this connection more slowly");
+                            }
                         }
                         if let Err(e) = room.receive(conn, &data) {
                             tracing::warn!(board = %room.id(), conn, "refused a frame: {e}");
@@ -189,6 +236,47 @@ async fn serve(
     };
     let _ = within_send_timeout(socket.send(Message::Close(Some(frame)))).await;
     reason
+}
+
+/// Sleeps until `at` (never resolves for `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Refuses (403) a browser page from another origin: another site must not open a board
+/// with a link its user holds. Requests without `Origin` (not from a browser) pass.
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin
+        .to_str()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    let allowed = if state.config.allowed_origins.is_empty() {
+        let same_origin = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| {
+                let host = host.to_ascii_lowercase();
+                origin == format!("http://{host}") || origin == format!("https://{host}")
+            });
+        same_origin || origin == state.config.public_origin()
+    } else {
+        state.config.allowed_origins.contains(&origin)
+    };
+    if allowed {
+        return Ok(());
+    }
+    tracing::warn!(origin = %origin, "refused a cross-origin WebSocket");
+    Err(AppError::new(
+        StatusCode::FORBIDDEN,
+        "this page's origin may not open a board",
+    ))
 }
 
 /// Awaits a write, or fails with 1013 once it has waited [`SEND_TIMEOUT`]. A write that

@@ -9,13 +9,20 @@
 //!   personas, action items and resources; but not the `board` settings (phase, timer,
 //!   reveal, walkthrough, voting, locks, title), stages and lanes, vote totals, others'
 //!   notes' removal or authorship, others' emotion scores; nothing at all on a locked board,
-//!   and nothing about notes in a locked lane.
+//!   and nothing about notes in a locked lane; no note text longer than
+//!   [`MAX_NOTE_TEXT_BYTES`].
 
 use crate::model::{Note, Role};
 use crate::schema::BoardDoc;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use yrs::types::ToJson;
-use yrs::{Any, Map, MapRef, Out, ReadTxn};
+use yrs::{Any, Map, MapRef, Out, ReadTxn, Text};
+
+/// Longest note text a participant may write, in bytes of UTF-8 (2,500 to 10,000
+/// characters): a sticky note is a few words, at most a paragraph or two; far longer text is
+/// a paste gone wrong or abuse, and every client renders every note. A participant's update
+/// that takes a note past it is refused whole (a text already that long may still shrink).
+pub const MAX_NOTE_TEXT_BYTES: usize = 10_000;
 
 /// A refused change, named for the log and the tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +39,20 @@ pub enum Violation {
     Impersonation { note: String },
     /// Writing someone else's emotion score.
     OthersEmotion { key: String },
+    /// A note's text over [`MAX_NOTE_TEXT_BYTES`].
+    NoteTooLong { note: String },
+    /// The board would grow past its size limit (checked by the server, not by [`check`]).
+    DocumentTooLarge,
+}
+
+impl Violation {
+    /// Whether this is about size (a note's text, the whole board) rather than permissions.
+    pub fn is_about_size(&self) -> bool {
+        matches!(
+            self,
+            Violation::NoteTooLong { .. } | Violation::DocumentTooLarge
+        )
+    }
 }
 
 /// What a note must keep from a participant's hands.
@@ -39,6 +60,8 @@ pub enum Violation {
 struct NoteGuard {
     author_id: String,
     lane: String,
+    /// The length of its text, in bytes.
+    text_len: usize,
     /// The whole note, for notes in a locked lane (any change to them is refused).
     whole: Option<Note>,
 }
@@ -79,6 +102,7 @@ impl Guarded {
                             crate::schema::key::AUTHOR_ID,
                         ),
                         lane,
+                        text_len: text_len(&m, txn),
                         whole,
                     },
                 ))
@@ -98,6 +122,16 @@ impl Guarded {
             notes,
             emotions,
         }
+    }
+}
+
+/// The length of a note's text in bytes (a `Y.Text`'s is known without reading it).
+fn text_len<T: ReadTxn>(note: &MapRef, txn: &T) -> usize {
+    match note.get(txn, crate::schema::key::TEXT) {
+        Some(Out::YText(text)) => text.len(txn) as usize,
+        Some(Out::Any(Any::String(s))) => s.len(),
+        Some(other) => other.to_string(txn).len(),
+        None => 0,
     }
 }
 
@@ -179,6 +213,10 @@ pub fn check(
     for (id, new) in &after.notes {
         if !before.notes.contains_key(id) && !mine(&new.author_id) {
             violations.push(Violation::Impersonation { note: id.clone() });
+        }
+        let was = before.notes.get(id).map_or(0, |old| old.text_len);
+        if new.text_len > MAX_NOTE_TEXT_BYTES && new.text_len > was {
+            violations.push(Violation::NoteTooLong { note: id.clone() });
         }
     }
     let ids: HashSet<&String> = before.notes.keys().chain(after.notes.keys()).collect();
@@ -372,6 +410,54 @@ mod tests {
             }),
             vec![]
         );
+    }
+
+    #[test]
+    fn note_text_may_not_grow_past_the_limit() {
+        let long = "x".repeat(MAX_NOTE_TEXT_BYTES + 1);
+        let v = as_role(Role::Participant, nothing, |view, txn| {
+            view.set_note_text(txn, "hers", &long);
+        });
+        assert_eq!(
+            v,
+            vec![Violation::NoteTooLong {
+                note: "hers".into()
+            }]
+        );
+        let v = as_role(Role::Participant, nothing, |view, txn| {
+            view.add_note(
+                txn,
+                &NewNote {
+                    id: "mine".into(),
+                    text: long.clone(),
+                    lane: "actions".into(),
+                    author_id: "me".into(),
+                    ..NewNote::default()
+                },
+            );
+        });
+        assert_eq!(
+            v,
+            vec![Violation::NoteTooLong {
+                note: "mine".into()
+            }]
+        );
+        let at_limit = "é".repeat(MAX_NOTE_TEXT_BYTES / 2);
+        let v = as_role(Role::Participant, nothing, |view, txn| {
+            view.set_note_text(txn, "hers", &at_limit);
+        });
+        assert_eq!(v, vec![], "the limit itself is allowed");
+        // A text already over the limit (written by a facilitator) may shrink.
+        let v = as_role(
+            Role::Participant,
+            |view, txn| {
+                view.set_note_text(txn, "hers", &long);
+            },
+            |view, txn| {
+                view.set_note_text(txn, "hers", "short");
+            },
+        );
+        assert_eq!(v, vec![]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! that speaks the y-websocket protocol over tokio-tungstenite.
 
 pub mod http;
+pub mod logs;
 pub mod server;
 pub mod yclient;
 

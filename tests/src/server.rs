@@ -40,16 +40,38 @@ impl TestServer {
     /// Starts a server on a given address: a restarted server on the same port, so that
     /// clients reconnecting to the old URL find it again.
     pub async fn start_on(addr: SocketAddr, data_dir: &Path, idle_unload: Duration) -> TestServer {
+        Self::start_with(addr, data_dir, |config| config.idle_unload = idle_unload).await
+    }
+
+    /// Starts a server on a fresh data directory with settings changed by `configure` (small
+    /// limits, allowed origins...).
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let addr = "127.0.0.1:0".parse().expect("address");
+        Self::start_with(addr, &crate::temp_dir("server"), configure).await
+    }
+
+    /// Starts a server on `addr` and `data_dir` with settings changed by `configure`.
+    pub async fn start_with(
+        addr: SocketAddr,
+        data_dir: &Path,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir).expect("open store"));
+        Self::start_with_store(addr, data_dir, store, configure).await
+    }
+
+    /// Starts a server on `addr` over `store` (a failing store, for storage-error tests).
+    pub async fn start_with_store(
+        addr: SocketAddr,
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir).expect("open store"));
-        let config = Config {
-            addr,
-            data_dir: data_dir.to_path_buf(),
-            public_url: format!("http://{addr}"),
-            static_dir: journeyboard_server::config::default_static_dir(),
-            idle_unload,
-        };
+        let mut config = Config::new(addr, data_dir.to_path_buf());
+        config.idle_unload = Duration::from_secs(30);
+        configure(&mut config);
         let state = AppState::new(config, Arc::clone(&store));
         let (stop, stopped) = oneshot::channel::<()>();
         let server_state = Arc::clone(&state);
@@ -100,6 +122,8 @@ pub struct ChildServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     child: tokio::process::Child,
+    /// What it printed (its log: warnings and errors).
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ChildServer {
@@ -128,12 +152,29 @@ impl ChildServer {
         .await
         .expect("child server start");
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&output);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
         ChildServer {
             addr,
             data_dir: data_dir.to_path_buf(),
             child,
+            output,
         }
+    }
+
+    /// The lines it printed so far.
+    pub fn log(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// The board's WebSocket URL with `token`.
+    pub fn ws_url(&self, board: &str, token: &str) -> String {
+        format!("ws://{}/ws/{board}?t={token}", self.addr)
     }
 
     /// SIGKILL: no shutdown code runs, nothing is flushed on the way out.

@@ -39,6 +39,10 @@ pub struct YClient {
     awareness: Arc<Mutex<Awareness>>,
     /// The close code the server sent, if it closed the connection.
     close_code: Arc<Mutex<Option<u16>>>,
+    /// Reasons of the "permission denied" messages the server sent.
+    denials: Arc<Mutex<Vec<String>>>,
+    /// The `Origin` header sent with the upgrade, if any.
+    origin: Option<String>,
     changed: Arc<Notify>,
     link: Option<Link>,
 }
@@ -53,12 +57,22 @@ impl YClient {
 
     /// Connects with a fresh document, returning how the server refused if it did.
     pub async fn try_connect(url: &str) -> Result<YClient, ConnectError> {
+        Self::try_connect_from(url, None).await
+    }
+
+    /// Connects as a page of `origin` would (with that `Origin` header).
+    pub async fn try_connect_from(
+        url: &str,
+        origin: Option<&str>,
+    ) -> Result<YClient, ConnectError> {
         let doc = Doc::new();
         let mut client = YClient {
             url: url.to_string(),
             awareness: Arc::new(Mutex::new(Awareness::new(doc.clone()))),
             doc,
             close_code: Arc::new(Mutex::new(None)),
+            denials: Arc::new(Mutex::new(Vec::new())),
+            origin: origin.map(str::to_string),
             changed: Arc::new(Notify::new()),
             link: None,
         };
@@ -67,7 +81,21 @@ impl YClient {
     }
 
     async fn open(&mut self) -> Result<(), ConnectError> {
-        let (ws, _) = tokio_tungstenite::connect_async(self.url.as_str())
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ConnectError::Other(e.to_string()))?;
+        if let Some(origin) = &self.origin {
+            request.headers_mut().insert(
+                "origin",
+                origin
+                    .parse()
+                    .map_err(|_| ConnectError::Other("bad origin".into()))?,
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => {
@@ -88,16 +116,17 @@ impl YClient {
         // Like the JS provider: our step 1 first, then our presence.
         let sv = self.doc.transact().state_vector();
         let _ = outgoing.send(binary(Message::Sync(SyncMessage::SyncStep1(sv))));
-        let (awareness, close_code, changed, replies) = (
+        let (awareness, close_code, changed, replies, denials) = (
             Arc::clone(&self.awareness),
             Arc::clone(&self.close_code),
             Arc::clone(&self.changed),
             outgoing.clone(),
+            Arc::clone(&self.denials),
         );
         let reader = tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 match message {
-                    WsMessage::Binary(data) => handle_frame(&awareness, &replies, &data),
+                    WsMessage::Binary(data) => handle_frame(&awareness, &replies, &denials, &data),
                     WsMessage::Close(frame) => {
                         *close_code.lock().unwrap() =
                             Some(frame.map_or(1005, |f| u16::from(f.code)));
@@ -246,6 +275,18 @@ impl YClient {
         }
     }
 
+    /// The reasons of the "permission denied" messages the server sent (refused updates).
+    pub fn denials(&self) -> Vec<String> {
+        self.denials.lock().unwrap().clone()
+    }
+
+    /// Connects with the same document to another URL (a restarted server's new port).
+    pub async fn reconnect_to(&mut self, url: &str) -> Result<(), ConnectError> {
+        self.disconnect();
+        self.url = url.to_string();
+        self.open().await
+    }
+
     /// Connects again with the same document: offline edits flow to the server and the
     /// server's changes flow back.
     pub async fn reconnect(&mut self) {
@@ -270,6 +311,7 @@ fn binary(message: Message) -> WsMessage {
 fn handle_frame(
     awareness: &Arc<Mutex<Awareness>>,
     replies: &mpsc::UnboundedSender<WsMessage>,
+    denials: &Mutex<Vec<String>>,
     data: &[u8],
 ) {
     let Ok(messages) = journeyboard_server::room::protocol::decode_frame(data) else {
@@ -293,6 +335,7 @@ fn handle_frame(
             Message::Awareness(update) => {
                 let _ = awareness.apply_update(update);
             }
+            Message::Auth(Some(reason)) => denials.lock().unwrap().push(reason),
             _ => {}
         }
     }

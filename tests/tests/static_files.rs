@@ -8,7 +8,6 @@ use journeyboard_server::{AppState, Config};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -68,13 +67,8 @@ async fn the_bundle_is_sent_precompressed_and_never_cached_stale() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config {
-        addr,
-        data_dir: static_dir.join("data"),
-        public_url: format!("http://{addr}"),
-        static_dir: static_dir.clone(),
-        idle_unload: Duration::from_secs(30),
-    };
+    let mut config = Config::new(addr, static_dir.join("data"));
+    config.static_dir = static_dir.clone();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let state = AppState::new(config, store);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

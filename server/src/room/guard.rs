@@ -210,6 +210,7 @@ impl Guard {
 
     /// Applies an update from `role` (whose public id is `me`), reverting it if it breaks a
     /// rule. On an error nothing of the update stays in effect.
+    #[cfg(test)]
     pub fn apply(
         &mut self,
         doc: &Doc,
@@ -219,9 +220,31 @@ impl Guard {
         update: Update,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
-        let (before, plain) = {
+        self.apply_checked(doc, view, Some((role, me)), &|_, _| true, update, pending)
+    }
+
+    /// Applies an update, reverting it if it breaks the role rules of `rules` (a role and
+    /// its public id; `None`: no role rules) or if `fits(doc, growth)`, asked once the update
+    /// is in with the size of what it added, says the document is now over its size limit.
+    /// An update refused for its size ([`Violation::is_about_size`]) is answered with a
+    /// compact delta: the document's diff from before it, where its reverted content is
+    /// already collected, rather than the update itself plus its revert.
+    pub fn apply_checked(
+        &mut self,
+        doc: &Doc,
+        view: &BoardDoc,
+        rules: Option<(Role, &str)>,
+        fits: &dyn Fn(&Doc, usize) -> bool,
+        update: Update,
+        pending: &mut Option<Update>,
+    ) -> Result<Applied, ApplyError> {
+        let (before, plain, sv_before) = {
             let txn = doc.transact();
-            (Guarded::capture(view, &txn), Plain::capture(view, &txn))
+            (
+                Guarded::capture(view, &txn),
+                Plain::capture(view, &txn),
+                txn.state_vector(),
+            )
         };
         self.undo.reset();
         let result = {
@@ -242,12 +265,22 @@ impl Guard {
             self.finish(doc, IdSet::default());
             return Ok(Applied::Unchanged);
         }
-        let violations = check(role, me, &before, &after, true);
+        let mut violations = match rules {
+            Some((role, me)) => check(role, me, &before, &after, true),
+            None => Vec::new(),
+        };
+        if !fits(doc, delta.len()) {
+            violations.push(Violation::DocumentTooLarge);
+        }
         if violations.is_empty() {
             self.finish(doc, IdSet::default());
             return Ok(Applied::Accepted(delta));
         }
         let reverts = self.revert(doc, view, &before, &plain);
+        if violations.iter().any(Violation::is_about_size) {
+            let delta = doc.transact().encode_diff_v1(&sv_before);
+            return Ok(Applied::Refused { delta, violations });
+        }
         let mut parts = vec![delta];
         parts.extend(reverts);
         let delta = yrs::merge_updates_v1(&parts)

@@ -12,6 +12,7 @@ use super::triggers::{Switches, Trigger};
 use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES, PEER_QUEUE_FRAMES};
 use crate::store::{Store, StoreError};
 use bytes::Bytes;
+use journeyboard_shared::rules::Violation;
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::{BoardSummary, Role};
 use std::collections::{HashMap, HashSet};
@@ -72,8 +73,14 @@ struct RoomState {
     next_seq: u64,
     /// Updates appended since the last snapshot.
     unsnapshotted: u64,
+    /// About how big the stored document is: the snapshot plus the updates appended since
+    /// (an over-estimate; measured exactly when it nears the room's size limit).
+    approx_bytes: usize,
     /// A store write failed: the document holds edits only a snapshot can still save.
     needs_snapshot: bool,
+    /// The deltas whose store write failed: applied here, relayed to no one (their senders
+    /// were closed with 1011). Relayed once a snapshot has saved them (see `recover_store`).
+    unstored: Vec<Vec<u8>>,
     compacting: bool,
     /// Set when the room is unloaded: joins must go to a freshly loaded room instead.
     closed: bool,
@@ -99,6 +106,8 @@ pub struct Room {
     id: uuid::Uuid,
     kind: RoomKind,
     store: Arc<dyn Store>,
+    /// The encoded document's size limit (`limits::MAX_DOC_BYTES`).
+    max_doc_bytes: usize,
     state: Mutex<RoomState>,
 }
 
@@ -141,17 +150,24 @@ impl Room {
             }
         }
         let view = BoardDoc::new(&doc);
-        let guard = (kind == RoomKind::Board).then(|| Guard::new(&doc, &view));
+        // Private rooms have no role rules, but their guard reverts what would go over the
+        // size limit.
+        let guard = Some(Guard::new(&doc, &view));
+        let approx_bytes =
+            stored.snapshot.len() + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
         Ok(Room {
             id,
             kind,
             store,
+            max_doc_bytes: crate::limits::MAX_DOC_BYTES,
             state: Mutex::new(RoomState {
                 awareness: Awareness::new(doc),
                 view,
                 next_seq: stored.next_seq(),
                 unsnapshotted: stored.updates.len() as u64,
+                approx_bytes,
                 needs_snapshot: false,
+                unstored: Vec::new(),
                 compacting: false,
                 closed: false,
                 peers: HashMap::new(),
@@ -160,6 +176,12 @@ impl Room {
                 triggers: None,
             }),
         })
+    }
+
+    /// Sets the size limit of the encoded document (default `limits::MAX_DOC_BYTES`).
+    pub fn with_max_doc_bytes(mut self, max_doc_bytes: usize) -> Room {
+        self.max_doc_bytes = max_doc_bytes;
+        self
     }
 
     /// The board's id.
@@ -296,37 +318,74 @@ impl Room {
         update: &[u8],
     ) -> Result<(), ReceiveError> {
         let decoded = guard::decode(update).map_err(|e| ReceiveError::BadUpdate(e.to_string()))?;
+        self.recover_store(st)?;
         let peer = st.peers.get_mut(&conn).ok_or(ReceiveError::UnknownPeer)?;
         let (role, me, mut pending) = (peer.role, peer.me.clone(), peer.pending.take());
         let RoomState {
             awareness,
             view,
             guard,
+            approx_bytes,
             ..
         } = &mut *st;
         let doc = awareness.doc();
-        let switches = (guard.is_some() && role == Role::Facilitator)
-            .then(|| Switches::read(view, &doc.transact()));
-        let applied = match guard {
-            Some(guard) if role == Role::Participant => {
-                guard.apply(doc, view, role, &me, decoded, &mut pending)
+        let board = self.kind == RoomKind::Board;
+        let switches =
+            (board && role == Role::Facilitator).then(|| Switches::read(view, &doc.transact()));
+        // Size: cheap while the estimate stays under the limit; near it, measured exactly
+        // once the update is in (and reverted if over).
+        let (max, approx) = (self.max_doc_bytes, *approx_bytes);
+        let measured = std::cell::Cell::new(None);
+        let fits = |doc: &yrs::Doc, growth: usize| {
+            if approx.saturating_add(growth) <= max {
+                return true;
             }
+            let size = doc
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default())
+                .len();
+            measured.set(Some(size));
+            size <= max
+        };
+        let guarded = board && role == Role::Participant;
+        let near_limit = approx.saturating_add(update.len()) > max;
+        let applied = match guard {
+            Some(guard) if guarded || near_limit => guard.apply_checked(
+                doc,
+                view,
+                guarded.then_some((role, me.as_str())),
+                &fits,
+                decoded,
+                &mut pending,
+            ),
             _ => guard::apply_unguarded(doc, decoded, &mut pending),
         };
+        if let Some(size) = measured.get() {
+            *approx_bytes = size;
+        }
         let after = switches.map(|before| (before, Switches::read(view, &doc.transact())));
         if let Some(peer) = st.peers.get_mut(&conn) {
             peer.pending = pending;
         }
+        let mut refusal = None;
         let (delta, except) = match applied.map_err(|e| ReceiveError::BadUpdate(e.0))? {
             Applied::Unchanged => return Ok(()),
             Applied::Accepted(delta) => (delta, Some(conn)),
             Applied::Refused { delta, violations } => {
                 tracing::warn!(board = %self.id, conn, ?violations, "refused a participant's update");
+                if let Some(why) = size_refusal(&violations) {
+                    tracing::warn!(board = %self.id, conn, limit = self.max_doc_bytes, "{why}");
+                    // The y-protocol's "permission denied": a y-websocket client logs it.
+                    refusal = Some(protocol::permission_denied(why));
+                }
                 (delta, None)
             }
         };
         self.append(st, &delta)?;
         broadcast(st, except, protocol::sync_update(delta));
+        if let Some(frame) = refusal {
+            send_to(st, conn, frame);
+        }
         if let (Some((before, after)), Some(triggers)) = (after, &st.triggers) {
             for trigger in before.transitions(&after) {
                 let _ = triggers.send(trigger);
@@ -342,11 +401,48 @@ impl Room {
             // The edit is in memory only: a later snapshot may still save it, but the client
             // must not believe it was kept, so its connection is closed.
             st.needs_snapshot = true;
+            st.unstored.push(delta.to_vec());
             tracing::error!(board = %self.id, "could not append an update: {e}");
             return Err(e);
         }
         st.next_seq += 1;
         st.unsnapshotted += 1;
+        st.approx_bytes = st.approx_bytes.saturating_add(delta.len());
+        Ok(())
+    }
+
+    /// After a failed store write, the document holds edits the store lacks: before taking
+    /// more, save it whole (a snapshot), then relay what could not be stored before. While
+    /// the store still fails, every update is refused (its sender closed with 1011), so no
+    /// client takes an edit as kept while it is not; once the store works again, the room
+    /// resumes on the next update.
+    fn recover_store(&self, st: &mut RoomState) -> Result<(), StoreError> {
+        if !st.needs_snapshot {
+            return Ok(());
+        }
+        if st.compacting {
+            // A background compaction took an older snapshot; let it end first.
+            return Err(StoreError::Backend("a compaction is still running".into()));
+        }
+        let snapshot = st
+            .awareness
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        if let Err(e) = self.store.compact(self.id, &snapshot, st.next_seq - 1) {
+            tracing::error!(board = %self.id, "the store still fails: {e}");
+            return Err(e);
+        }
+        st.needs_snapshot = false;
+        st.unsnapshotted = 0;
+        st.approx_bytes = snapshot.len();
+        let unstored = std::mem::take(&mut st.unstored);
+        tracing::info!(board = %self.id, relayed = unstored.len(), "the store works again: board saved whole");
+        if let Ok(merged) = yrs::merge_updates_v1(&unstored) {
+            if !is_empty_update(&merged) {
+                broadcast(st, None, protocol::sync_update(merged));
+            }
+        }
         Ok(())
     }
 
@@ -361,6 +457,7 @@ impl Room {
         if st.closed {
             return Err(ServerChangeError::Closed);
         }
+        self.recover_store(&mut st)?;
         let (result, delta) = {
             let mut txn = st.awareness.doc().transact_mut();
             let result = change(&st.view, &mut txn);
@@ -420,14 +517,14 @@ impl Room {
     /// (blocking: run from `spawn_blocking`). Safe beside live writes: an update appended
     /// after the snapshot was taken keeps its log entry.
     pub fn compact(&self) {
-        let (snapshot, up_to_seq, covered) = {
+        let (snapshot, up_to_seq, covered, covered_bytes) = {
             let st = self.lock();
             let snapshot = st
                 .awareness
                 .doc()
                 .transact()
                 .encode_state_as_update_v1(&StateVector::default());
-            (snapshot, st.next_seq - 1, st.unsnapshotted)
+            (snapshot, st.next_seq - 1, st.unsnapshotted, st.approx_bytes)
         };
         let result = self.store.compact(self.id, &snapshot, up_to_seq);
         let mut st = self.lock();
@@ -435,7 +532,9 @@ impl Room {
         match result {
             Ok(()) => {
                 st.unsnapshotted = st.unsnapshotted.saturating_sub(covered);
-                st.needs_snapshot = false;
+                // What was appended meanwhile stays counted on top of the new snapshot.
+                st.approx_bytes = st.approx_bytes.saturating_sub(covered_bytes) + snapshot.len();
+                // `needs_snapshot` stays: `recover_store` also relays what was not stored.
             }
             Err(e) => tracing::error!(board = %self.id, "compaction failed: {e}"),
         }
@@ -458,6 +557,18 @@ impl Room {
         } else {
             false
         }
+    }
+
+    /// Asks every peer that joined with one of `roles` to close with `reason` (their token was
+    /// rotated). Returns how many.
+    pub fn close_peers_with(&self, roles: &[Role], reason: CloseReason) -> usize {
+        let st = self.lock();
+        let mut closed = 0;
+        for peer in st.peers.values().filter(|p| roles.contains(&p.role)) {
+            let _ = peer.queue.try_send(Outgoing::Close(reason));
+            closed += 1;
+        }
+        closed
     }
 
     /// Asks every peer to close (server shutdown).
@@ -496,6 +607,17 @@ impl Room {
         let st = self.lock();
         let txn = st.awareness.doc().transact();
         txn.encode_state_as_update_v1(&StateVector::default())
+    }
+}
+
+/// What to tell the sender of an update refused for its size, if it was.
+fn size_refusal(violations: &[Violation]) -> Option<&'static str> {
+    if violations.contains(&Violation::DocumentTooLarge) {
+        Some("refused an update: the board would grow past its size limit")
+    } else if violations.iter().any(Violation::is_about_size) {
+        Some("refused an update: a note's text is over its length limit")
+    } else {
+        None
     }
 }
 

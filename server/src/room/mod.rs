@@ -84,6 +84,12 @@ impl CloseReason {
         code: 1011,
         reason: "storage unavailable",
     };
+    /// 1008: the token this connection joined with was rotated; the old link no longer
+    /// opens the board.
+    pub const REVOKED: CloseReason = CloseReason {
+        code: 1008,
+        reason: "access revoked",
+    };
     /// 1013: the peer fell too far behind; it reconnects and resyncs.
     pub const TOO_SLOW: CloseReason = CloseReason {
         code: 1013,

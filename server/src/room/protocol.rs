@@ -57,6 +57,12 @@ pub fn awareness(update: AwarenessUpdate) -> Bytes {
     frame(Message::Awareness(update))
 }
 
+/// The y-protocol's auth message "permission denied" with a reason (y-websocket clients log
+/// it): says why an update was refused.
+pub fn permission_denied(reason: &str) -> Bytes {
+    frame(Message::Auth(Some(reason.to_string())))
+}
+
 fn frame(message: Message) -> Bytes {
     Bytes::from(message.encode_v1())
 }

@@ -18,6 +18,8 @@ type Slot = Arc<OnceCell<Arc<Room>>>;
 pub struct Rooms {
     store: Arc<dyn Store>,
     idle_unload: Duration,
+    /// Largest encoded document a room may grow to (`limits::MAX_DOC_BYTES`).
+    max_doc_bytes: usize,
     // A std Mutex: only map lookups happen under it, never an await.
     slots: Mutex<HashMap<Uuid, Slot>>,
     /// Set at shutdown: pending unload timers end at once instead of holding rooms (and so
@@ -28,9 +30,19 @@ pub struct Rooms {
 impl Rooms {
     /// An empty registry; rooms unload `idle_unload` after their last peer leaves.
     pub fn new(store: Arc<dyn Store>, idle_unload: Duration) -> Arc<Self> {
+        Self::with_doc_limit(store, idle_unload, crate::limits::MAX_DOC_BYTES)
+    }
+
+    /// An empty registry whose rooms refuse to grow past `max_doc_bytes`.
+    pub fn with_doc_limit(
+        store: Arc<dyn Store>,
+        idle_unload: Duration,
+        max_doc_bytes: usize,
+    ) -> Arc<Self> {
         Arc::new(Rooms {
             store,
             idle_unload,
+            max_doc_bytes,
             slots: Mutex::new(HashMap::new()),
             closing: tokio::sync::watch::channel(false).0,
         })
@@ -63,10 +75,11 @@ impl Rooms {
             .get_or_try_init(|| async {
                 fresh = true;
                 let store = Arc::clone(&self.store);
+                let max = self.max_doc_bytes;
                 tokio::task::spawn_blocking(move || Room::load_as(id, kind, store))
                     .await
                     .map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?
-                    .map(Arc::new)
+                    .map(|room| Arc::new(room.with_max_doc_bytes(max)))
             })
             .await;
         match room {
@@ -138,6 +151,24 @@ impl Rooms {
             .values()
             .filter(|slot| slot.initialized())
             .count()
+    }
+
+    /// Closes, with `reason`, every connection of board `board` (its room and its private
+    /// rooms) that joined with one of `roles`. Returns how many.
+    pub fn close_peers(&self, board: Uuid, roles: &[Role], reason: CloseReason) -> usize {
+        let rooms: Vec<Arc<Room>> = self
+            .slots()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .filter(|room| match room.kind() {
+                RoomKind::Board => room.id() == board,
+                RoomKind::Private { board: of, .. } => *of == board,
+            })
+            .collect();
+        rooms
+            .iter()
+            .map(|room| room.close_peers_with(roles, reason))
+            .sum()
     }
 
     fn schedule_unload(self: &Arc<Self>, room: Arc<Room>) {

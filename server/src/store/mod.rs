@@ -94,6 +94,12 @@ pub trait Store: Send + Sync + 'static {
         board: Uuid,
         id: Uuid,
     ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError>;
+    /// Writes a consistent copy of the whole store to `out` (see `backup.rs`); returns the
+    /// number of entries. Stores that cannot say so.
+    fn export(&self, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
+        let _ = out;
+        Err(StoreError::Backend("this store cannot make backups".into()))
+    }
 }
 
 /// What is listed about a snapshot.

@@ -31,7 +31,15 @@ pub struct SledStore {
     docs: sled::Tree,
     private_rooms: sled::Tree,
     snapshots: sled::Tree,
+    /// Compactions hold it shared, an export exclusively: an export never sees a board's
+    /// snapshot from before a compaction and its log from after it.
+    gate: std::sync::RwLock<()>,
 }
+
+/// The first bytes of an export stream.
+const EXPORT_MAGIC: &[u8] = b"JOURNEYBOARD-EXPORT-1\n";
+/// Marks the end of an export stream, before the entry count.
+const EXPORT_END: u8 = 0xff;
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
@@ -51,8 +59,74 @@ impl SledStore {
             docs,
             private_rooms,
             snapshots,
+            gate: std::sync::RwLock::new(()),
         })
     }
+
+    /// The trees an export holds, in the order it writes them: metadata before documents, so
+    /// that a board created during the export is either whole in it or not in it.
+    fn trees(&self) -> [&sled::Tree; 4] {
+        [
+            &self.boards,
+            &self.docs,
+            &self.private_rooms,
+            &self.snapshots,
+        ]
+    }
+
+    /// Reads an export stream (from [`Store::export`]) into this store, over what it holds;
+    /// fails on a truncated or foreign stream. Returns the number of entries.
+    pub fn import(&self, input: &mut dyn std::io::Read) -> Result<u64, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("export stream: {what}"));
+        let mut magic = vec![0u8; EXPORT_MAGIC.len()];
+        input
+            .read_exact(&mut magic)
+            .map_err(|_| corrupt("too short"))?;
+        if magic != EXPORT_MAGIC {
+            return Err(corrupt("not a Journeyboard export"));
+        }
+        let trees = self.trees();
+        let mut count = 0u64;
+        loop {
+            let mut tag = [0u8; 1];
+            input
+                .read_exact(&mut tag)
+                .map_err(|_| corrupt("truncated"))?;
+            if tag[0] == EXPORT_END {
+                let mut n = [0u8; 8];
+                input.read_exact(&mut n).map_err(|_| corrupt("truncated"))?;
+                if u64::from_be_bytes(n) != count {
+                    return Err(corrupt("entry count does not match"));
+                }
+                return Ok(count);
+            }
+            let tree = trees
+                .get(tag[0] as usize)
+                .ok_or_else(|| corrupt("unknown tree"))?;
+            let key = read_chunk(input).ok_or_else(|| corrupt("truncated"))?;
+            let value = read_chunk(input).ok_or_else(|| corrupt("truncated"))?;
+            tree.insert(key, value).map_err(backend)?;
+            count += 1;
+        }
+    }
+
+    /// How many boards the store holds.
+    pub fn board_count(&self) -> Result<usize, StoreError> {
+        Ok(self.boards.len())
+    }
+}
+
+fn read_chunk(input: &mut dyn std::io::Read) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    input.read_exact(&mut len).ok()?;
+    let mut chunk = vec![0u8; u32::from_be_bytes(len) as usize];
+    input.read_exact(&mut chunk).ok()?;
+    Some(chunk)
+}
+
+fn write_chunk(out: &mut dyn std::io::Write, chunk: &[u8]) -> std::io::Result<()> {
+    out.write_all(&(chunk.len() as u32).to_be_bytes())?;
+    out.write_all(chunk)
 }
 
 /// Key of a snapshot in tree `snapshots`: board id ++ snapshot id.
@@ -155,6 +229,7 @@ impl Store for SledStore {
     }
 
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
+        let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
         let mut value = up_to_seq.to_be_bytes().to_vec();
         value.extend_from_slice(snapshot);
         let mut batch = sled::Batch::default();
@@ -231,6 +306,30 @@ impl Store for SledStore {
         }
     }
 
+    /// Tree by tree, entry by entry: `[tree index][key length u32][key][value length
+    /// u32][value]`, after a magic line and before `0xff` and the entry count (u64), so a
+    /// truncated stream is detected. Compactions wait meanwhile; appends go on, and land
+    /// in the copy or after it, in order (a board's log is read in sequence order and
+    /// appended to in sequence order, so the copy holds a prefix of it).
+    fn export(&self, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
+        let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let io = |e: std::io::Error| StoreError::Backend(format!("writing the export: {e}"));
+        out.write_all(EXPORT_MAGIC).map_err(io)?;
+        let mut count = 0u64;
+        for (index, tree) in self.trees().iter().enumerate() {
+            for entry in tree.iter() {
+                let (key, value) = entry.map_err(backend)?;
+                out.write_all(&[index as u8]).map_err(io)?;
+                write_chunk(out, &key).map_err(io)?;
+                write_chunk(out, &value).map_err(io)?;
+                count += 1;
+            }
+        }
+        out.write_all(&[EXPORT_END]).map_err(io)?;
+        out.write_all(&count.to_be_bytes()).map_err(io)?;
+        Ok(count)
+    }
+
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
         let mut rooms = Vec::new();
         for entry in self.private_rooms.scan_prefix(board.as_bytes()) {
@@ -257,6 +356,29 @@ mod tests {
         let dir = temp_dir();
         super::super::contract::store_contract(&SledStore::open(&dir).unwrap());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_export_imports_into_an_equal_store_and_a_truncated_one_is_refused() {
+        let (from, to) = (temp_dir(), temp_dir());
+        let source = SledStore::open(&from).unwrap();
+        super::super::contract::store_contract(&source);
+        let mut stream = Vec::new();
+        let entries = source.export(&mut stream).unwrap();
+        let copy = SledStore::open(&to).unwrap();
+        assert_eq!(copy.import(&mut stream.as_slice()).unwrap(), entries);
+        for (a, b) in source.trees().iter().zip(copy.trees()) {
+            let a: Vec<_> = a.iter().map(Result::unwrap).collect();
+            let b: Vec<_> = b.iter().map(Result::unwrap).collect();
+            assert_eq!(a, b);
+        }
+        let cut = &stream[..stream.len() - 3];
+        assert!(SledStore::open(&temp_dir())
+            .unwrap()
+            .import(&mut &cut[..])
+            .is_err());
+        let _ = std::fs::remove_dir_all(from);
+        let _ = std::fs::remove_dir_all(to);
     }
 
     #[test]

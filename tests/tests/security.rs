@@ -1,0 +1,388 @@
+//! Access: cross-origin upgrades, token rotation, security headers, hostile HTTP requests,
+//! and tokens kept out of the log. (Wrong tokens: api.rs; viewers' writes: bad_input.rs.)
+
+use journeyboard_shared::{NewNote, NoteColor};
+use journeyboard_tests::yclient::ConnectError;
+use journeyboard_tests::{create_board, http_request, logs, TestServer, YClient, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn note(id: &str) -> NewNote {
+    NewNote {
+        id: id.into(),
+        text: "hi".into(),
+        stage: "awareness".into(),
+        lane: "actions".into(),
+        color: NoteColor::Green,
+        author: "T".into(),
+        created_at: 0.0,
+        ..NewNote::default()
+    }
+}
+
+fn status_of(result: Result<YClient, ConnectError>) -> u16 {
+    match result {
+        Ok(_) => 101,
+        Err(ConnectError::Status(status)) => status,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_another_origin_cannot_open_a_board() {
+    logs::capture();
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Origins", "current-state").await;
+    let url = server.ws_url(&board.id, &board.participant_token);
+    let same = format!("http://{}", server.addr);
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some("https://evil.example")).await),
+        403
+    );
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some("http://127.0.0.1:1")).await),
+        403,
+        "another port is another origin"
+    );
+    logs::wait_for(&["refused a cross-origin WebSocket", "evil.example"]).await;
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some(&same)).await),
+        101
+    );
+    // Clients that are not browsers send no Origin: they pass (their token still counts).
+    assert_eq!(status_of(YClient::try_connect_from(&url, None).await), 101);
+    let wrong = server.ws_url(&board.id, "AAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        status_of(YClient::try_connect_from(&wrong, None).await),
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_configured_list_of_origins_replaces_same_origin() {
+    let server = TestServer::start_configured(|c| {
+        c.allowed_origins = vec!["https://board.example".into()];
+    })
+    .await;
+    let board = create_board(server.addr, "Listed", "current-state").await;
+    let url = server.ws_url(&board.id, &board.viewer_token);
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some("https://board.example")).await),
+        101
+    );
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some("https://BOARD.example/")).await),
+        101
+    );
+    let same = format!("http://{}", server.addr);
+    assert_eq!(
+        status_of(YClient::try_connect_from(&url, Some(&same)).await),
+        403
+    );
+}
+
+#[tokio::test]
+async fn rotating_links_locks_out_the_old_ones_and_closes_their_connections() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Rotate", "current-state").await;
+    let facilitator = YClient::connect(&server.ws_url(&board.id, &board.facilitator_token)).await;
+    let participant =
+        YClient::connect(&server.ws_url_as(&board.id, &board.participant_token, "secret-p")).await;
+    let private =
+        YClient::connect(&server.private_url(&board.id, &board.participant_token, "secret-p"))
+            .await;
+    let viewer = YClient::connect(&server.ws_url(&board.id, &board.viewer_token)).await;
+    facilitator
+        .wait_until("synced", PATIENCE, |c| {
+            c.read(|v, t| v.stages(t).len() == 5)
+        })
+        .await;
+
+    let addr = server.addr;
+    let rotate = |token: &str, body: &str| {
+        let path = format!("/api/boards/{}/rotate?t={token}", board.id);
+        let body = body.to_string();
+        async move { http_request(addr, "POST", &path, Some(&body)).await }
+    };
+    // Only a facilitator may, and only with a valid body.
+    assert_eq!(rotate(&board.participant_token, "{}").await.status, 403);
+    assert_eq!(rotate("nope", "{}").await.status, 403);
+    assert_eq!(
+        rotate(&board.facilitator_token, r#"{"roles": ["admin"]}"#)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        rotate(&board.facilitator_token, r#"{"roles": []}"#)
+            .await
+            .status,
+        400
+    );
+
+    let answer = rotate(
+        &board.facilitator_token,
+        r#"{"roles": ["participant", "viewer"]}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let rotated = answer.json();
+    let new_participant = rotated["participant_token"].as_str().unwrap().to_string();
+    let new_viewer = rotated["viewer_token"].as_str().unwrap().to_string();
+    assert!(rotated.get("facilitator_token").is_none());
+    assert_eq!(
+        rotated["links"]["participant"].as_str().unwrap(),
+        format!("http://{}/b/{}#t={new_participant}", server.addr, board.id)
+    );
+
+    // Live connections with the old tokens are closed with 1008; the facilitator's is not.
+    assert_eq!(participant.wait_closed().await, Some(1008));
+    assert_eq!(private.wait_closed().await, Some(1008));
+    assert_eq!(viewer.wait_closed().await, Some(1008));
+    assert!(!facilitator.is_disconnected());
+
+    // Old tokens no longer open the board, on the API or the WebSocket.
+    for old in [&board.participant_token, &board.viewer_token] {
+        let api = http_request(
+            server.addr,
+            "GET",
+            &format!("/api/boards/{}?t={old}", board.id),
+            None,
+        )
+        .await;
+        assert_eq!(api.status, 403);
+        assert_eq!(
+            status_of(YClient::try_connect(&server.ws_url(&board.id, old)).await),
+            403
+        );
+    }
+    // The new ones do, with their roles.
+    let summary = http_request(
+        server.addr,
+        "GET",
+        &format!("/api/boards/{}?t={new_viewer}", board.id),
+        None,
+    )
+    .await;
+    assert_eq!(summary.json()["role"], "viewer");
+    let fresh = YClient::connect(&server.ws_url(&board.id, &new_participant)).await;
+    fresh.edit(|v, t| v.add_note(t, &note("after-rotation")));
+    facilitator
+        .wait_until("the new participant writes", PATIENCE, |c| {
+            c.read(|v, t| v.note(t, "after-rotation").is_some())
+        })
+        .await;
+    // The stored metadata holds the new hashes, never the tokens.
+    let meta = server
+        .state
+        .store
+        .board_meta(uuid::Uuid::parse_str(&board.id).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        meta.participant_hash,
+        journeyboard_server::auth::hash_token(&new_participant)
+    );
+    assert!(!serde_json::to_string(&meta)
+        .unwrap()
+        .contains(&new_participant));
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_no_inline_script() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Headers", "current-state").await;
+    for path in [
+        "/".to_string(),
+        format!("/b/{}", board.id),
+        "/healthz".into(),
+    ] {
+        let page = http_request(server.addr, "GET", &path, None).await;
+        assert_eq!(page.status, 200, "{path}");
+        let csp = page.header("content-security-policy").expect("a CSP");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp} lacks {directive}");
+        }
+        assert!(
+            csp.contains(&format!("connect-src 'self' ws://{}", server.addr)),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    }
+    // The app's page has no inline script for the policy to block: every script has a src.
+    let index = http_request(server.addr, "GET", "/", None).await.body;
+    let scripts = index.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        index.matches("<script type=\"module\" src=").count(),
+        scripts,
+        "{index}"
+    );
+    let boot = http_request(server.addr, "GET", "/boot.js", None).await;
+    assert_eq!(boot.status, 200);
+    assert!(boot.body.contains("serviceWorker.register('/sw.js')"));
+}
+
+/// Sends raw bytes as one request and returns the status code and the whole answer.
+async fn raw(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn hostile_http_requests_get_clear_errors_and_nothing_outside_the_static_root() {
+    let server = TestServer::start().await;
+    // Path traversal, plain and encoded: never a file from outside static/ (the repository's
+    // Cargo.toml is one level up; /etc/passwd is further).
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/%2e%2e%2fCargo.toml",
+        "/pkg/../../Cargo.toml",
+        "/pkg/%2e%2e/%2e%2e/Cargo.toml",
+        "/..%5cCargo.toml",
+        "//etc/passwd",
+        "/%2fetc%2fpasswd",
+        "/b/x/../../../Cargo.toml",
+        "/static/../../../../../../etc/passwd",
+    ] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (status, answer) = raw(server.addr, &request).await;
+        assert!(
+            !answer.contains("[workspace]") && !answer.contains("root:x:0"),
+            "{path} served a file from outside static/"
+        );
+        assert!(
+            (400..500).contains(&status) || status == 200,
+            "{path}: {status}"
+        );
+        if status == 200 {
+            assert!(
+                answer.contains("<!doctype html>"),
+                "{path}: only the app's page"
+            );
+        }
+    }
+    // Unknown methods: 405 with a clear JSON error.
+    for (method, path) in [
+        ("DELETE", "/api/boards"),
+        ("PUT", "/healthz"),
+        ("PATCH", "/api/boards/x"),
+    ] {
+        let response = http_request(server.addr, method, path, None).await;
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.json()["error"], "method not allowed");
+    }
+    let (status, _) = raw(
+        server.addr,
+        "BREW / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!((400..500).contains(&status), "BREW: {status}");
+    // A body far over the limit: 413, not read whole, nothing created.
+    let huge = format!(
+        r#"{{"title": "{}", "template": "current-state"}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let response = http_request(server.addr, "POST", "/api/boards", Some(&huge)).await;
+    assert_eq!(response.status, 413, "{}", response.body);
+    // Invalid JSON, and JSON of the wrong shape, on every JSON endpoint: 400 and a message.
+    let board = create_board(server.addr, "Bodies", "current-state").await;
+    for path in [
+        "/api/boards".to_string(),
+        format!(
+            "/api/boards/{}/rotate?t={}",
+            board.id, board.facilitator_token
+        ),
+        format!(
+            "/api/boards/{}/snapshots?t={}",
+            board.id, board.facilitator_token
+        ),
+    ] {
+        for body in ["{not json", "[1, 2", r#"{"roles": "all", "title": 5}"#] {
+            let response = http_request(server.addr, "POST", &path, Some(body)).await;
+            assert_eq!(response.status, 400, "{path} {body}: {}", response.body);
+            assert!(response.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("invalid"));
+        }
+    }
+    assert_eq!(
+        server.state.rooms.loaded_count(),
+        0,
+        "no board was loaded by any of it"
+    );
+}
+
+#[tokio::test]
+async fn tokens_and_secrets_never_reach_the_log() {
+    logs::capture();
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Quiet", "current-state").await;
+    let secret = "my-very-own-browser-secret";
+    let participant =
+        YClient::connect(&server.ws_url_as(&board.id, &board.participant_token, secret)).await;
+    let _private =
+        YClient::connect(&server.private_url(&board.id, &board.participant_token, secret)).await;
+    participant.edit(|v, t| v.add_note(t, &note("n")));
+    http_request(
+        server.addr,
+        "GET",
+        &format!("/api/boards/{}?t={}", board.id, board.viewer_token),
+        None,
+    )
+    .await;
+    http_request(
+        server.addr,
+        "GET",
+        &format!("/api/boards/{}?t=wrong-guess-token", board.id),
+        None,
+    )
+    .await;
+    let rotated = http_request(
+        server.addr,
+        "POST",
+        &format!(
+            "/api/boards/{}/rotate?t={}",
+            board.id, board.facilitator_token
+        ),
+        Some("{}"),
+    )
+    .await
+    .json();
+    participant.wait_closed().await;
+    logs::wait_for(&[&board.id, "links rotated"]).await;
+    let log = logs::all();
+    assert!(log.contains(&board.id), "the log names the board");
+    for token in [
+        board.facilitator_token.as_str(),
+        &board.participant_token,
+        &board.viewer_token,
+        rotated["participant_token"].as_str().unwrap(),
+        rotated["viewer_token"].as_str().unwrap(),
+        secret,
+        "wrong-guess-token",
+    ] {
+        assert!(!log.contains(token), "{token} is in the log");
+    }
+    assert!(!log.contains("?t="), "a query string is in the log");
+}
