@@ -122,3 +122,16 @@ pub async fn snapshot_data(id: &str, token: &str, snapshot: &str) -> Result<jour
 pub fn snapshot_export_url(id: &str, token: &str, snapshot: &str, ext: &str) -> String {
     board_path(id, &format!("/snapshots/{snapshot}/export.{ext}"), token)
 }
+
+/// The answer to `POST /api/boards/{id}/rotate`: the new links, by role.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rotated {
+    pub links: std::collections::BTreeMap<String, String>,
+}
+
+/// Replaces the participant and viewer links (old ones stop working; people on them are
+/// disconnected).
+pub async fn rotate_links(id: &str, token: &str) -> Result<Rotated, ApiError> {
+    let body = serde_json::json!({ "roles": ["participant", "viewer"] }).to_string();
+    request("POST", &board_path(id, "/rotate", token), Some(&body)).await
+}

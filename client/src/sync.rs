@@ -33,6 +33,8 @@ const BACKOFF_FIRST_MS: u32 = 250;
 const BACKOFF_MAX_MS: u32 = 5_000;
 /// How often our presence is re-announced: JS peers drop a state not renewed within 30 s.
 const PRESENCE_RENEW_MS: u32 = 15_000;
+/// Close code of a revoked link (the server's policy-violation close).
+const POLICY_VIOLATION: u16 = 1008;
 /// Saving the local copy is debounced: a burst of typing is saved once.
 const SAVE_DEBOUNCE_MS: u32 = 400;
 
@@ -42,6 +44,9 @@ pub enum ConnState {
     Connecting,
     Connected,
     Offline,
+    /// The server closed with 1008: this link no longer opens the board (the facilitator
+    /// made new links). No more reconnecting.
+    Revoked,
 }
 
 impl ConnState {
@@ -49,7 +54,7 @@ impl ConnState {
         match self {
             ConnState::Connecting => "connecting",
             ConnState::Connected => "connected",
-            ConnState::Offline => "offline",
+            ConnState::Offline | ConnState::Revoked => "offline",
         }
     }
 }
@@ -75,6 +80,8 @@ pub struct Session {
     /// The socket's event handlers, kept alive while it is open.
     handlers: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
     failures: Cell<u32>,
+    /// Set when the link was revoked: never reconnect.
+    stopped: Cell<bool>,
     refresh_scheduled: Cell<bool>,
     save_scheduled: Cell<bool>,
     hooks: Hooks,
@@ -122,6 +129,7 @@ impl Session {
             ws: RefCell::new(None),
             handlers: RefCell::new(Vec::new()),
             failures: Cell::new(0),
+            stopped: Cell::new(false),
             refresh_scheduled: Cell::new(false),
             save_scheduled: Cell::new(false),
             hooks,
@@ -209,7 +217,11 @@ impl Session {
         handlers.push(handler(&ws, "close", weak, |session, event| {
             let code = event.dyn_ref::<CloseEvent>().map_or(0, |e| e.code());
             web_sys::console::warn_1(&format!("journeyboard: connection closed ({code})").into());
-            session.connection_lost();
+            if code == POLICY_VIOLATION {
+                session.revoked();
+            } else {
+                session.connection_lost();
+            }
         }));
         *self.handlers.borrow_mut() = handlers;
         *self.ws.borrow_mut() = Some(ws);
@@ -284,18 +296,28 @@ impl Session {
         let weak = Rc::downgrade(self);
         set_timeout(delay, move || {
             if let Some(session) = weak.upgrade() {
-                if session.ws.borrow().is_none() {
+                if session.ws.borrow().is_none() && !session.stopped.get() {
                     session.connect();
                 }
             }
         });
     }
 
+    /// The link was revoked: stop, keep the local copy, and say so.
+    fn revoked(self: &Rc<Self>) {
+        if let Some(ws) = self.ws.borrow_mut().take() {
+            let _ = ws.close();
+        }
+        self.handlers.borrow_mut().clear();
+        self.stopped.set(true);
+        (self.hooks.conn_changed)(ConnState::Revoked);
+    }
+
     fn reconnect_when_back_online(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);
         let on_online = Closure::<dyn FnMut()>::new(move || {
             if let Some(session) = weak.upgrade() {
-                if session.ws.borrow().is_none() {
+                if session.ws.borrow().is_none() && !session.stopped.get() {
                     session.failures.set(0);
                     session.connect();
                 }

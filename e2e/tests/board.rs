@@ -440,3 +440,42 @@ async fn a_reload_while_the_server_is_down_keeps_unsynced_edits() -> anyhow::Res
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn new_links_shut_out_the_old_ones() -> anyhow::Result<()> {
+    let browser = Browser::start().await?;
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Rotate", "current-state").await;
+    let fac = browser.session().await?;
+    let old = browser.session().await?;
+    fac.join(&link(&server, &board, &board.facilitator_token), "Fa")
+        .await?;
+    old.join(&link(&server, &board, &board.participant_token), "Ol")
+        .await?;
+
+    fac.click("share-toggle").await?;
+    fac.click("rotate-links").await?;
+    let mut fresh = String::new();
+    fac.wait_until("a new participant link", LIVE_PATIENCE, async |p| {
+        fresh = p
+            .by_testid("share-participant")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        Ok(fresh.contains("#t=") && !fresh.ends_with(&board.participant_token))
+    })
+    .await?;
+    old.wait_until("the old link is shut out", LIVE_PATIENCE, async |p| {
+        Ok(p.by_testid("connection-status")
+            .await?
+            .text()
+            .await?
+            .contains("no longer opens"))
+    })
+    .await?;
+    let new = browser.session().await?;
+    new.join(&fresh, "Ne").await?;
+    server.stop().await;
+    Ok(())
+}

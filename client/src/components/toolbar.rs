@@ -6,6 +6,7 @@ use super::join::JoinDialog;
 use crate::storage;
 use journeyboard_shared::Template;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 #[component]
 pub fn Toolbar() -> impl IntoView {
@@ -82,6 +83,7 @@ fn ConnectionStatus() -> impl IntoView {
         crate::sync::ConnState::Connected => "Connected",
         crate::sync::ConnState::Connecting => "Connecting…",
         crate::sync::ConnState::Offline => "Offline: your changes are kept and sync when back",
+        crate::sync::ConnState::Revoked => "This link no longer opens the board: ask the facilitator for the new link",
     };
     view! {
         <span class="connection" data-testid="connection-status" role="status"
@@ -91,33 +93,57 @@ fn ConnectionStatus() -> impl IntoView {
     }
 }
 
-/// The participant and viewer links, copyable. Tokens are shown only once by the server, so
-/// the links are those this browser kept when it created the board.
+/// The participant and viewer links, copyable, and a way to replace them. Tokens are shown
+/// only once by the server, so the links are those this browser kept when it created the
+/// board (or made new ones).
 #[component]
 fn SharePanel() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
-    let board_id = ctx.session.with_value(|s| s.board_id().to_string());
+    let board_id = ctx.board_id.get_value();
     let open = RwSignal::new(storage::take_just_created(&board_id));
-    let links = storage::load_links(&board_id);
+    let links = RwSignal::new(storage::load_links(&board_id));
+    let message = RwSignal::new(None::<String>);
+    let rotate = move |_| {
+        let (id, token) = (ctx.board_id.get_value(), ctx.token.get_value());
+        spawn_local(async move {
+            match crate::api::rotate_links(&id, &token).await {
+                Ok(rotated) => {
+                    let current = links.get_untracked();
+                    let facilitator = current.map(|l| l.facilitator).unwrap_or_else(|| {
+                        web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+                    });
+                    let fresh = storage::BoardLinks {
+                        facilitator,
+                        participant: rotated.links.get("participant").cloned().unwrap_or_default(),
+                        viewer: rotated.links.get("viewer").cloned().unwrap_or_default(),
+                    };
+                    storage::save_links(&id, &fresh);
+                    links.set(Some(fresh));
+                    message.set(Some("New links made: the old ones no longer open the board.".into()));
+                }
+                Err(e) => message.set(Some(e.message)),
+            }
+        });
+    };
     view! {
         <div class="share">
             <button type="button" data-testid="share-toggle" aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)>"Share"</button>
             <Show when=move || open.get()>
-                {match links.clone() {
-                    Some(links) => view! {
-                        <div class="share-panel card" role="region" aria-label="Share links">
+                <div class="share-panel card" role="region" aria-label="Share links">
+                    {move || match links.get() {
+                        Some(links) => view! {
                             <ShareLink label="Participants (can add and edit notes)" testid="share-participant" url=links.participant.clone()/>
                             <ShareLink label="Viewers (watch only)" testid="share-viewer" url=links.viewer.clone()/>
                             <ShareLink label="Co-facilitators" testid="share-facilitator" url=links.facilitator.clone()/>
-                        </div>
-                    }.into_any(),
-                    None => view! {
-                        <div class="share-panel card" role="region" aria-label="Share links">
-                            <p>"This board was created in another browser: its share links are there."</p>
-                        </div>
-                    }.into_any(),
-                }}
+                        }.into_any(),
+                        None => view! {
+                            <p>"This board was created in another browser: its links are there, or make new ones here."</p>
+                        }.into_any(),
+                    }}
+                    <button type="button" data-testid="rotate-links" on:click=rotate>"Make new participant and viewer links"</button>
+                    <p class="hint" role="status">{move || message.get()}</p>
+                </div>
             </Show>
         </div>
     }
