@@ -83,9 +83,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         SledStore::open(&data_dir)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
+    let listener = bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     let local = listener.local_addr().context("reading the bound address")?;
     // For `journeyboard backup` (see backup.rs).
     crate::backup::write_admin_token(&data_dir)
@@ -128,4 +126,22 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
+}
+
+/// Pending connections the kernel queues for us. tokio's `TcpListener::bind` asks for 128:
+/// when a whole room reconnects at once (a network blip, a server restart) the queue
+/// overflows, the kernel drops SYNs and those clients retry only after the 1 s SYN timeout.
+/// The kernel caps this at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
