@@ -406,6 +406,9 @@ async fn run_inner(
     Ok(out)
 }
 
+/// Connection attempts that failed and were retried (a full listen backlog, a refused upgrade).
+pub static RETRIES: AtomicUsize = AtomicUsize::new(0);
+
 pub async fn connect(url: &str) -> anyhow::Result<Socket> {
     let mut attempt = 0;
     loop {
@@ -420,6 +423,10 @@ pub async fn connect(url: &str) -> anyhow::Result<Socket> {
             // A listen backlog overflow under a storm: retry as a browser would, soon.
             Err(e) if attempt < 20 => {
                 attempt += 1;
+                RETRIES.fetch_add(1, Ordering::Relaxed);
+                if std::env::var_os("BENCH_DEBUG").is_some() {
+                    eprintln!("connect {url}: {e} (retrying)");
+                }
                 if attempt == 20 {
                     return Err(anyhow!("connect {url}: {e}"));
                 }

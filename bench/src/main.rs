@@ -340,8 +340,14 @@ const METRICS: &[(&str, Getter)] = &[
     ("peak RSS MiB", |r| Some(r.peak_rss_mib)),
     ("connect all s", |r| Some(r.connect_s)),
     ("reconnect storm ms", |r| r.storm_ms),
+    ("storm connect retries", |r| {
+        r.storm_retries.map(|n| n as f64)
+    }),
     ("KiB per board, clients on", |r| r.per_board_connected_kib),
-    ("KiB per board, idle", |r| r.per_board_idle_kib),
+    ("KiB per board, clients left", |r| r.per_board_idle_kib),
+    ("KiB per loaded board, no clients", |r| {
+        r.per_board_loaded_kib
+    }),
 ];
 
 fn compute_ratios(report: &mut Report) {
@@ -415,7 +421,7 @@ fn check_targets(report: &mut Report) {
         .get("many")
         .and_then(|by| by.get("journeyboard"))
     {
-        if let Some(kib) = ours.per_board_idle_kib {
+        if let Some(kib) = ours.per_board_loaded_kib {
             add(
                 "idle memory per loaded 100-note board < 200 KB",
                 format!("{kib:.0} KiB"),
@@ -492,7 +498,7 @@ fn print_table(report: &Report) {
             if let Some(n) = r.unloaded_boards {
                 let _ = writeln!(
                     t,
-                    "  {server}: boards unloaded after their clients left: {n}"
+                    "  {server}: boards loaded with no client and unloaded within 60 s: {n}"
                 );
             }
         }

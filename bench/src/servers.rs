@@ -239,6 +239,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Loads a Journeyboard board without joining it: `GET /api/boards/{id}?t=TOKEN` for the
+    /// board behind a WebSocket URL from [`Server::create_board`].
+    pub async fn load_board(&self, ws_url: &str) -> anyhow::Result<()> {
+        let rest = ws_url
+            .split("/ws/")
+            .nth(1)
+            .ok_or_else(|| anyhow!("not a board URL: {ws_url}"))?;
+        let (status, body) = http(self.addr, "GET", &format!("/api/boards/{rest}"), None).await?;
+        if status != 200 {
+            bail!("GET /api/boards/{rest}: {status} {body}");
+        }
+        Ok(())
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())

@@ -57,10 +57,16 @@ pub struct ShapeResult {
     pub bench_cpu_measure_s: f64,
     pub peak_rss_mib: f64,
     pub storm_ms: Option<f64>,
+    /// Connection attempts retried during the storm (refused or reset, then tried again).
+    pub storm_retries: Option<usize>,
     /// (RSS with every client connected - RSS at start) / boards.
     pub per_board_connected_kib: Option<f64>,
     /// (RSS once every client left, boards still loaded - RSS at start) / boards.
     pub per_board_idle_kib: Option<f64>,
+    /// (RSS with every board loaded and no client - RSS before) / boards, in a freshly
+    /// restarted server (Journeyboard only: Node loads a room only for a client).
+    pub per_board_loaded_kib: Option<f64>,
+    /// Boards unloaded within 60 s of being loaded with no client (Journeyboard, full mode).
     pub unloaded_boards: Option<usize>,
     /// Server RSS (MiB) at each step of a memory shape.
     pub rss_steps: Vec<(String, f64)>,
@@ -75,11 +81,67 @@ pub async fn run_shape(
 ) -> anyhow::Result<ShapeResult> {
     let server = Server::start(kind, programs).await?;
     let result = run_on(&server, shape, wait_unload).await;
+    let (mut out, urls) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            server.finish().await?;
+            return Err(e);
+        }
+    };
+    if !(shape.memory && kind == Kind::Ours) {
+        server.finish().await?;
+        return Ok(out);
+    }
+    // A loaded board's own memory, without connections or what they left behind: restart
+    // (nothing loaded), then load every board through its summary (no client joins).
+    let server = server.restart().await?;
+    let result = loaded_board_memory(&server, &urls, &mut out, wait_unload).await;
     server.finish().await?;
-    result
+    result.map(|()| out)
 }
 
-async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Result<ShapeResult> {
+async fn loaded_board_memory(
+    server: &Server,
+    urls: &[String],
+    out: &mut ShapeResult,
+    wait_unload: bool,
+) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let base = server.rss_kib();
+    out.rss_steps
+        .push(("restarted".into(), base as f64 / 1024.0));
+    let loaded: Vec<anyhow::Result<()>> = futures_util::stream::iter(urls)
+        .map(|url| server.load_board(url))
+        .buffered(16)
+        .collect()
+        .await;
+    loaded.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss = server.rss_kib();
+    out.rss_steps.push((
+        "every board loaded by a summary request, no clients".into(),
+        rss as f64 / 1024.0,
+    ));
+    out.per_board_loaded_kib = Some(rss.saturating_sub(base) as f64 / urls.len() as f64);
+    if wait_unload {
+        // Unused boards unload after the idle time (30 s).
+        let until = Instant::now() + Duration::from_secs(60);
+        while server.unloads.load(Ordering::Relaxed) < urls.len() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        out.unloaded_boards = Some(server.unloads.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        out.rss_steps
+            .push(("boards unloaded".into(), server.rss_kib() as f64 / 1024.0));
+    }
+    Ok(())
+}
+
+async fn run_on(
+    server: &Server,
+    shape: &Shape,
+    _wait_unload: bool,
+) -> anyhow::Result<(ShapeResult, Vec<String>)> {
     let mut out = ShapeResult::default();
     let base_rss = server.rss_kib();
     let cpu_start = server.cpu_seconds();
@@ -198,12 +260,14 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
 
     if shape.storm {
         hub.synced.store(0, Ordering::SeqCst);
+        let retries_before = client::RETRIES.load(Ordering::Relaxed);
         let storm_start = Instant::now();
         phase_tx.send_replace(Phase::Storm(1));
         hub.wait_synced(total, Duration::from_secs(120))
             .await
             .context("reconnect storm")?;
         out.storm_ms = Some(storm_start.elapsed().as_secs_f64() * 1000.0);
+        out.storm_retries = Some(client::RETRIES.load(Ordering::Relaxed) - retries_before);
     }
     out.peak_rss_mib = server.peak_rss_kib() as f64 / 1024.0;
 
@@ -279,18 +343,9 @@ async fn run_on(server: &Server, shape: &Shape, wait_unload: bool) -> anyhow::Re
         tokio::time::sleep(Duration::from_secs(2)).await;
         out.per_board_idle_kib = Some(server.rss_kib().saturating_sub(base_rss) as f64 / boards);
         step(&mut out, "clients gone, boards loaded");
-        if wait_unload && server.kind == Kind::Ours {
-            let until = Instant::now() + Duration::from_secs(60);
-            while server.unloads.load(Ordering::Relaxed) < shape.boards && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            out.unloaded_boards = Some(server.unloads.load(Ordering::Relaxed));
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            step(&mut out, "boards unloaded");
-        }
     }
     out.cpu_total_s = server.cpu_seconds() - cpu_start;
-    Ok(out)
+    Ok((out, urls))
 }
 
 async fn create_boards(server: &Server, count: usize) -> anyhow::Result<Vec<String>> {
