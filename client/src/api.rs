@@ -41,7 +41,11 @@ pub async fn board_summary(id: &str, token: &str) -> Result<Summary, ApiError> {
     request("GET", &format!("/api/boards/{id}?t={token}"), None).await
 }
 
-async fn request<T: DeserializeOwned>(method: &str, url: &str, body: Option<&str>) -> Result<T, ApiError> {
+async fn request<T: DeserializeOwned>(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+) -> Result<T, ApiError> {
     let network = |what: &str| ApiError {
         status: 0,
         message: format!("could not reach the server ({what})"),
@@ -105,17 +109,45 @@ pub async fn save_snapshot(id: &str, token: &str, name: &str) -> Result<Snapshot
     request("POST", &board_path(id, "/snapshots", token), Some(&body)).await
 }
 
-pub async fn restore_snapshot(id: &str, token: &str, snapshot: &str) -> Result<serde_json::Value, ApiError> {
-    request("POST", &board_path(id, &format!("/snapshots/{snapshot}/restore"), token), None).await
+pub async fn restore_snapshot(
+    id: &str,
+    token: &str,
+    snapshot: &str,
+) -> Result<serde_json::Value, ApiError> {
+    request(
+        "POST",
+        &board_path(id, &format!("/snapshots/{snapshot}/restore"), token),
+        None,
+    )
+    .await
 }
 
-pub async fn derive_board(id: &str, token: &str, snapshot: &str, template: &str) -> Result<CreatedBoard, ApiError> {
+pub async fn derive_board(
+    id: &str,
+    token: &str,
+    snapshot: &str,
+    template: &str,
+) -> Result<CreatedBoard, ApiError> {
     let body = serde_json::json!({ "template": template }).to_string();
-    request("POST", &board_path(id, &format!("/snapshots/{snapshot}/derive"), token), Some(&body)).await
+    request(
+        "POST",
+        &board_path(id, &format!("/snapshots/{snapshot}/derive"), token),
+        Some(&body),
+    )
+    .await
 }
 
-pub async fn snapshot_data(id: &str, token: &str, snapshot: &str) -> Result<journeyboard_shared::export::BoardData, ApiError> {
-    request("GET", &board_path(id, &format!("/snapshots/{snapshot}/export.json"), token), None).await
+pub async fn snapshot_data(
+    id: &str,
+    token: &str,
+    snapshot: &str,
+) -> Result<journeyboard_shared::export::BoardData, ApiError> {
+    request(
+        "GET",
+        &board_path(id, &format!("/snapshots/{snapshot}/export.json"), token),
+        None,
+    )
+    .await
 }
 
 /// The URL of a snapshot's export in `ext` format.

@@ -33,7 +33,10 @@ impl Route {
     /// The route of the page the browser is showing.
     pub fn current() -> Route {
         let location = web_sys::window().expect("window").location();
-        Route::parse(&location.pathname().unwrap_or_default(), &location.hash().unwrap_or_default())
+        Route::parse(
+            &location.pathname().unwrap_or_default(),
+            &location.hash().unwrap_or_default(),
+        )
     }
 }
 
@@ -46,9 +49,18 @@ mod tests {
         assert_eq!(Route::parse("/", ""), Route::Home);
         assert_eq!(
             Route::parse("/b/abc", "#t=tok-en_1"),
-            Route::Board { id: "abc".into(), token: "tok-en_1".into() }
+            Route::Board {
+                id: "abc".into(),
+                token: "tok-en_1".into()
+            }
         );
-        assert_eq!(Route::parse("/b/abc", ""), Route::Board { id: "abc".into(), token: String::new() });
+        assert_eq!(
+            Route::parse("/b/abc", ""),
+            Route::Board {
+                id: "abc".into(),
+                token: String::new()
+            }
+        );
         assert_eq!(Route::parse("/elsewhere", ""), Route::NotFound);
     }
 }

@@ -2,10 +2,10 @@
 //! Only what changed is set, so a keystroke in one note re-renders that note alone.
 
 use journeyboard_shared::{ActionItem, Lane, Note, Persona, Resource, Stage, WorkshopSettings};
-use std::collections::BTreeMap;
 use leptos::prelude::*;
-use yrs::Map;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
+use yrs::Map;
 
 /// Where a note sits: (id, stage, lane), in display order.
 pub type Placement = (String, String, String);
@@ -92,7 +92,11 @@ impl BoardState {
             set_if_changed(self.resources, view.resources(txn));
         });
         // Every note gets a signal; only grid notes have a place in the grid.
-        let icebreaker: Vec<Note> = all_notes.iter().filter(|n| n.area == "icebreaker").cloned().collect();
+        let icebreaker: Vec<Note> = all_notes
+            .iter()
+            .filter(|n| n.area == "icebreaker")
+            .cloned()
+            .collect();
         set_if_changed(self.icebreaker, icebreaker);
         let notes = all_notes;
         set_if_changed(self.title, title);
@@ -141,7 +145,9 @@ impl BoardState {
                 .votes
                 .iter(txn)
                 .filter_map(|(k, v)| match v {
-                    yrs::Out::Any(yrs::Any::Number(n)) => Some((k.to_string(), n.as_f64()?.max(0.0) as u32)),
+                    yrs::Out::Any(yrs::Any::Number(n)) => {
+                        Some((k.to_string(), n.as_f64()?.max(0.0) as u32))
+                    }
                     _ => None,
                 })
                 .filter(|(_, n)| *n > 0)
@@ -164,8 +170,15 @@ impl BoardState {
                 Some(Person {
                     client_id,
                     name: user.get("name")?.as_str()?.to_string(),
-                    color: user.get("color").and_then(|c| c.as_str()).unwrap_or("#888888").to_string(),
-                    selected: value.get("selected").and_then(|s| s.as_str()).map(str::to_string),
+                    color: user
+                        .get("color")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or("#888888")
+                        .to_string(),
+                    selected: value
+                        .get("selected")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string),
                     is_me: client_id == me,
                 })
             })

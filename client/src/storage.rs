@@ -53,7 +53,11 @@ pub fn user_secret() -> String {
     if let Some(secret) = get(KEY).filter(|s| s.len() >= 32) {
         return secret;
     }
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     set(KEY, &secret);
     secret
 }

@@ -20,7 +20,13 @@ use yrs::sync::{Awareness, Message, MessageReader, SyncMessage};
 use yrs::undo::Options as UndoOptions;
 use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, OffsetKind, Options, Origin, ReadTxn, StateVector, Transact, UndoManager, Update as YUpdate};
+use yrs::{
+    Doc, OffsetKind, Options, Origin, ReadTxn, StateVector, Transact, UndoManager,
+    Update as YUpdate,
+};
+
+/// A socket event handler, kept alive as long as its socket.
+type EventHandler = Closure<dyn FnMut(web_sys::Event)>;
 
 /// Origin of updates received from the server.
 pub const REMOTE: &str = "remote";
@@ -78,7 +84,7 @@ pub struct Session {
     undo: RefCell<UndoManager>,
     ws: RefCell<Option<WebSocket>>,
     /// The socket's event handlers, kept alive while it is open.
-    handlers: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
+    handlers: RefCell<Vec<EventHandler>>,
     failures: Cell<u32>,
     /// Set when the link was revoked: never reconnect.
     stopped: Cell<bool>,
@@ -111,18 +117,28 @@ impl Session {
         undo.expand_scope(&doc, &view.lanes);
         undo.expand_scope(&doc, &view.board);
         let location = web_sys::window().expect("window").location();
-        let scheme = if location.protocol().ok().as_deref() == Some("https:") { "wss" } else { "ws" };
+        let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
         let host = location.host().unwrap_or_default();
         let session = Rc::new(Session {
             board_id: board_id.to_string(),
-            storage_key: if private { format!("{board_id}.private") } else { board_id.to_string() },
+            storage_key: if private {
+                format!("{board_id}.private")
+            } else {
+                board_id.to_string()
+            },
             ws_url: format!(
                 "{scheme}://{host}/ws/{board_id}{}?t={}&u={}",
                 if private { "/private" } else { "" },
                 js_sys::encode_uri_component(token),
                 js_sys::encode_uri_component(&storage::user_secret())
             ),
-            awareness: RefCell::new(Awareness::with_clock(doc.clone(), || js_sys::Date::now() as u64)),
+            awareness: RefCell::new(Awareness::with_clock(doc.clone(), || {
+                js_sys::Date::now() as u64
+            })),
             doc,
             view,
             undo: RefCell::new(undo),
@@ -148,7 +164,9 @@ impl Session {
         let restore = Origin::from(RESTORE);
         self.doc
             .observe_update_v1("journeyboard-sync", move |txn, event| {
-                let Some(session) = weak.upgrade() else { return };
+                let Some(session) = weak.upgrade() else {
+                    return;
+                };
                 let origin = txn.origin();
                 if origin != Some(&remote) && origin != Some(&restore) {
                     session.send(Message::Sync(SyncMessage::Update(event.update.clone())));
@@ -181,14 +199,19 @@ impl Session {
         set_timeout(SAVE_DEBOUNCE_MS, move || {
             if let Some(session) = weak.upgrade() {
                 session.save_scheduled.set(false);
-                let state = session.doc.transact().encode_state_as_update_v1(&StateVector::default());
+                let state = session
+                    .doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default());
                 storage::save_doc(&session.storage_key, &state);
             }
         });
     }
 
     fn restore_local_copy(&self) {
-        let Some(bytes) = storage::load_doc(&self.storage_key) else { return };
+        let Some(bytes) = storage::load_doc(&self.storage_key) else {
+            return;
+        };
         if let Ok(update) = YUpdate::decode_v1(&bytes) {
             let _ = self.doc.transact_mut_with(RESTORE).apply_update(update);
         }
@@ -207,7 +230,9 @@ impl Session {
         ws.set_binary_type(BinaryType::Arraybuffer);
         let mut handlers = Vec::new();
         let weak = Rc::downgrade(self);
-        handlers.push(handler(&ws, "open", weak.clone(), |session, _| session.on_open()));
+        handlers.push(handler(&ws, "open", weak.clone(), |session, _| {
+            session.on_open()
+        }));
         handlers.push(handler(&ws, "message", weak.clone(), |session, event| {
             if let Some(event) = event.dyn_ref::<MessageEvent>() {
                 let data = js_sys::Uint8Array::new(&event.data()).to_vec();
@@ -242,7 +267,9 @@ impl Session {
 
     fn on_frame(self: &Rc<Self>, data: &[u8]) {
         let mut decoder = DecoderV1::from(data);
-        let messages: Vec<Message> = MessageReader::new(&mut decoder).filter_map(Result::ok).collect();
+        let messages: Vec<Message> = MessageReader::new(&mut decoder)
+            .filter_map(Result::ok)
+            .collect();
         let mut presence_changed = false;
         for message in messages {
             match message {
@@ -283,7 +310,11 @@ impl Session {
         {
             let mut awareness = self.awareness.borrow_mut();
             let me = awareness.client_id();
-            let others: Vec<_> = awareness.iter().map(|(id, _)| id).filter(|id| *id != me).collect();
+            let others: Vec<_> = awareness
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|id| *id != me)
+                .collect();
             for id in others {
                 awareness.remove_state(id);
             }
@@ -292,7 +323,9 @@ impl Session {
         (self.hooks.conn_changed)(ConnState::Offline);
         let failures = self.failures.get();
         self.failures.set(failures + 1);
-        let delay = BACKOFF_FIRST_MS.saturating_mul(1 << failures.min(5)).min(BACKOFF_MAX_MS);
+        let delay = BACKOFF_FIRST_MS
+            .saturating_mul(1 << failures.min(5))
+            .min(BACKOFF_MAX_MS);
         let weak = Rc::downgrade(self);
         set_timeout(delay, move || {
             if let Some(session) = weak.upgrade() {
@@ -324,7 +357,8 @@ impl Session {
             }
         });
         if let Some(window) = web_sys::window() {
-            let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+            let _ = window
+                .add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
         }
         on_online.forget();
     }
@@ -419,7 +453,7 @@ fn handler(
     event: &str,
     weak: Weak<Session>,
     f: impl Fn(&Rc<Session>, &web_sys::Event) + 'static,
-) -> Closure<dyn FnMut(web_sys::Event)> {
+) -> EventHandler {
     let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
         if let Some(session) = weak.upgrade() {
             f(&session, &e);
@@ -433,6 +467,9 @@ fn handler(
 pub fn set_timeout(ms: u32, f: impl FnOnce() + 'static) {
     let closure = Closure::once_into_js(f);
     if let Some(window) = web_sys::window() {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms as i32);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            closure.unchecked_ref(),
+            ms as i32,
+        );
     }
 }

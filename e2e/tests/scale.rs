@@ -50,9 +50,16 @@ requestAnimationFrame(tick);
 "#;
 
 fn stats(values: &Value) -> Value {
-    let mut v: Vec<f64> = values.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+    let mut v: Vec<f64> = values
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
     v.sort_by(f64::total_cmp);
-    let pick = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+    let pick = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     serde_json::json!({ "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": pick(1.0), "samples": v.len() })
 }
 
@@ -62,29 +69,62 @@ async fn a_board_of_a_thousand_notes_stays_smooth() -> anyhow::Result<()> {
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Big board", "service-blueprint").await;
     let writer = YClient::connect(&server.ws_url(&board.id, &board.facilitator_token)).await;
-    let stages = ["awareness", "consideration", "purchase", "retention", "advocacy"];
-    let lanes = ["actions", "thoughts", "emotions", "touchpoints", "pain-points", "opportunities", "processes", "kpis"];
+    let stages = [
+        "awareness",
+        "consideration",
+        "purchase",
+        "retention",
+        "advocacy",
+    ];
+    let lanes = [
+        "actions",
+        "thoughts",
+        "emotions",
+        "touchpoints",
+        "pain-points",
+        "opportunities",
+        "processes",
+        "kpis",
+    ];
     writer.edit(|view, txn| {
         for i in 0..NOTES {
-            view.add_note(txn, &NewNote {
-                id: format!("n{i:04}"),
-                text: format!("Note {i}: the customer wonders about delivery times and costs"),
-                stage: stages[i % stages.len()].into(),
-                lane: lanes[(i / stages.len()) % lanes.len()].into(),
-                author: "Loader".into(),
-                created_at: i as f64,
-                ..NewNote::default()
-            });
+            view.add_note(
+                txn,
+                &NewNote {
+                    id: format!("n{i:04}"),
+                    text: format!("Note {i}: the customer wonders about delivery times and costs"),
+                    stage: stages[i % stages.len()].into(),
+                    lane: lanes[(i / stages.len()) % lanes.len()].into(),
+                    author: "Loader".into(),
+                    created_at: i as f64,
+                    ..NewNote::default()
+                },
+            );
         }
     });
     let check = YClient::connect(&server.ws_url(&board.id, &board.viewer_token)).await;
-    check.wait_until("the server has every note", LIVE_PATIENCE, |c| c.read(|v, t| v.note_count(t)) == NOTES).await;
+    check
+        .wait_until("the server has every note", LIVE_PATIENCE, |c| {
+            c.read(|v, t| v.note_count(t)) == NOTES
+        })
+        .await;
 
     let page = browser.session().await?;
     let started = Instant::now();
-    page.join(&format!("http://{}/b/{}#t={}", server.addr, board.id, board.participant_token), "Sam").await?;
+    page.join(
+        &format!(
+            "http://{}/b/{}#t={}",
+            server.addr, board.id, board.participant_token
+        ),
+        "Sam",
+    )
+    .await?;
     page.wait_until("all notes rendered", Duration::from_secs(60), async |p| {
-        Ok(p.script("return document.querySelectorAll('[data-testid=note]').length").await? == NOTES)
+        Ok(
+            p.script("return document.querySelectorAll('[data-testid=note]').length")
+                .await?
+                == NOTES,
+        )
     })
     .await?;
     let render_ms = started.elapsed().as_millis();
@@ -103,10 +143,11 @@ async fn a_board_of_a_thousand_notes_stays_smooth() -> anyhow::Result<()> {
     page.screenshot("thousand-notes").await?;
 
     // The typing reached the document.
-    check.wait_until("the typed text arrives", LIVE_PATIENCE, |c| {
-        c.read(|v, t| v.notes(t).iter().any(|n| n.text.ends_with(&"x".repeat(40))))
-    })
-    .await;
+    check
+        .wait_until("the typed text arrives", LIVE_PATIENCE, |c| {
+            c.read(|v, t| v.notes(t).iter().any(|n| n.text.ends_with(&"x".repeat(40))))
+        })
+        .await;
     server.stop().await;
     Ok(())
 }

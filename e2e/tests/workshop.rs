@@ -18,21 +18,41 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
     // Create from the home page; land on the board as facilitator with the share links.
     fac.open(&format!("http://{}/", server.addr)).await?;
     fac.wait_for_app(PAGE_PATIENCE).await?;
-    fac.by_testid("board-title").await?.send_keys("Web shop, first purchase").await?;
-    fac.by_testid("board-template").await?.select_by_value("current-state").await?;
+    fac.by_testid("board-title")
+        .await?
+        .send_keys("Web shop, first purchase")
+        .await?;
+    fac.by_testid("board-template")
+        .await?
+        .select_by_value("current-state")
+        .await?;
     fac.click("create-board").await?;
-    fac.wait_until("the board page", PAGE_PATIENCE, async |p| Ok(p.client.current_url().await?.path().starts_with("/b/"))).await?;
+    fac.wait_until("the board page", PAGE_PATIENCE, async |p| {
+        Ok(p.client.current_url().await?.path().starts_with("/b/"))
+    })
+    .await?;
     let url = fac.client.current_url().await?.to_string();
     fac.join(&url, "Fay").await?;
-    let participant_link = fac.by_testid("share-participant").await?.prop("value").await?.unwrap_or_default();
-    assert!(participant_link.contains("/b/") && participant_link.contains("#t="), "{participant_link}");
+    let participant_link = fac
+        .by_testid("share-participant")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        participant_link.contains("/b/") && participant_link.contains("#t="),
+        "{participant_link}"
+    );
     fac.click("share-toggle").await?; // close the share panel
     ana.join(&participant_link, "Ana").await?;
     bo.join(&participant_link, "Bo").await?;
 
     // 1. Icebreaker: goals, a shared time box, private notes revealed by the facilitator.
     fac.click("tab-warmup").await?;
-    fac.by_testid("kpis").await?.send_keys(&format!("Checkout conversion{}", "\t")).await?;
+    fac.by_testid("kpis")
+        .await?
+        .send_keys(&format!("Checkout conversion{}", "\t"))
+        .await?;
     let minutes = fac.by_testid("timer-minutes").await?;
     minutes.clear().await?;
     minutes.send_keys("0.1").await?;
@@ -50,17 +70,36 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
     fac.click("private-mode").await?;
     ana.click("tab-warmup").await?;
     ana.wait_until("private mode reaches Ana", LIVE_PATIENCE, async |p| {
-        Ok(p.by_testid("add-icebreaker-note").await?.text().await?.contains("Private"))
+        Ok(p.by_testid("add-icebreaker-note")
+            .await?
+            .text()
+            .await?
+            .contains("Private"))
     })
     .await?;
     ana.click("add-icebreaker-note").await?;
-    ana.wait_until("Ana's private note", LIVE_PATIENCE, async |p| Ok(!p.all_by_testid("private-note").await?.is_empty())).await?;
-    ana.client.active_element().await?.send_keys("I once waited 3 weeks for a sofa").await?;
+    ana.wait_until("Ana's private note", LIVE_PATIENCE, async |p| {
+        Ok(!p.all_by_testid("private-note").await?.is_empty())
+    })
+    .await?;
+    ana.client
+        .active_element()
+        .await?
+        .send_keys("I once waited 3 weeks for a sofa")
+        .await?;
     bo.click("tab-warmup").await?;
     let sofa = "return document.body.innerHTML.includes('3 weeks for a sofa')";
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert_eq!(bo.script(sofa).await?, Value::Bool(false), "a private note must not reach others");
-    assert_eq!(fac.script(sofa).await?, Value::Bool(false), "nor the facilitator");
+    assert_eq!(
+        bo.script(sofa).await?,
+        Value::Bool(false),
+        "a private note must not reach others"
+    );
+    assert_eq!(
+        fac.script(sofa).await?,
+        Value::Bool(false),
+        "nor the facilitator"
+    );
     fac.click("reveal").await?;
     for page in [&fac, &bo, &ana] {
         page.wait_until("the revealed note", LIVE_PATIENCE, async |p| {
@@ -83,14 +122,28 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         Ok(p.script("return [...document.querySelectorAll('[data-testid=persona-name]')].some(i => i.value === 'Busy parent')").await? == Value::Bool(true))
     })
     .await?;
-    assert!(!bo.all_by_testid("main-persona").await?.is_empty(), "the first persona is the main one");
+    assert!(
+        !bo.all_by_testid("main-persona").await?.is_empty(),
+        "the first persona is the main one"
+    );
 
     // 3. Touchpoints: an intended channel nobody uses yet shows as a gap.
     fac.click("phase-next").await?;
-    let tp = bo.add_note("purchase", "touchpoints", "Checkout in the app").await?;
-    let select = |testid: &str| format!("[data-testid=note][data-id=\"{tp}\"] [data-testid={testid}]");
-    bo.client.find(fantoccini::Locator::Css(&select("note-channel"))).await?.select_by_value("app").await?;
-    bo.client.find(fantoccini::Locator::Css(&select("note-touchpoint"))).await?.select_by_value("intended").await?;
+    let tp = bo
+        .add_note("purchase", "touchpoints", "Checkout in the app")
+        .await?;
+    let select =
+        |testid: &str| format!("[data-testid=note][data-id=\"{tp}\"] [data-testid={testid}]");
+    bo.client
+        .find(fantoccini::Locator::Css(&select("note-channel")))
+        .await?
+        .select_by_value("app")
+        .await?;
+    bo.client
+        .find(fantoccini::Locator::Css(&select("note-touchpoint")))
+        .await?
+        .select_by_value("intended")
+        .await?;
     fac.wait_until("the touchpoint gap", LIVE_PATIENCE, async |p| {
         Ok(p.script("return document.querySelector('[data-testid=cell][data-stage=purchase][data-lane=touchpoints] [data-testid=touchpoint-gap]').dataset.unused").await? == "app")
     })
@@ -101,7 +154,10 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
     fac.click("walk-next").await?;
     for page in [&ana, &bo] {
         page.wait_until("following the walkthrough", LIVE_PATIENCE, async |p| {
-            Ok(p.attr_of("walkthrough-stage", "data-stage").await?.as_deref() == Some("awareness"))
+            Ok(p.attr_of("walkthrough-stage", "data-stage")
+                .await?
+                .as_deref()
+                == Some("awareness"))
         })
         .await?;
     }
@@ -109,17 +165,29 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         page.script(&format!("document.querySelector('[data-testid=emotion-score][data-stage=awareness] [data-score=\"{score}\"]').click()")).await?;
     }
     fac.wait_until("the emotion curve", LIVE_PATIENCE, async |p| {
-        Ok(p.attr_of("emotion-curve", "data-medians").await?.unwrap_or_default().starts_with("-1,"))
+        Ok(p.attr_of("emotion-curve", "data-medians")
+            .await?
+            .unwrap_or_default()
+            .starts_with("-1,"))
     })
     .await?;
     fac.click("walk-next").await?;
     ana.wait_until("the next stage", LIVE_PATIENCE, async |p| {
-        Ok(p.attr_of("walkthrough-stage", "data-stage").await?.as_deref() == Some("consideration"))
+        Ok(p.attr_of("walkthrough-stage", "data-stage")
+            .await?
+            .as_deref()
+            == Some("consideration"))
     })
     .await?;
     ana.click("add-barrier").await?;
-    ana.client.active_element().await?.send_keys("Too many plans to compare").await?;
-    let pain2 = bo.add_note("purchase", "pain-points", "Hidden shipping fees").await?;
+    ana.client
+        .active_element()
+        .await?
+        .send_keys("Too many plans to compare")
+        .await?;
+    let pain2 = bo
+        .add_note("purchase", "pain-points", "Hidden shipping fees")
+        .await?;
 
     // 5. Iteration: dot voting, then the ranked result.
     fac.click("phase-next").await?;
@@ -140,7 +208,11 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
     }
     ana.script("[...document.querySelectorAll('[data-testid=cell][data-lane=pain-points] [data-testid=note]')].find(n => n.querySelector('textarea').value.includes('Too many plans')).querySelector('[data-testid=vote]').click()").await?;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(fac.all_by_testid("note-votes").await?.len(), 0, "votes stay hidden while voting is open");
+    assert_eq!(
+        fac.all_by_testid("note-votes").await?.len(),
+        0,
+        "votes stay hidden while voting is open"
+    );
     fac.click("close-voting").await?;
     fac.wait_until("the ranked result", LIVE_PATIENCE, async |p| {
         let items = p.script("return [...document.querySelectorAll('[data-testid=ranked-item]')].map(li => [li.dataset.votes, li.textContent])").await?;

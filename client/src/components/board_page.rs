@@ -2,9 +2,9 @@
 //! toolbar, grid) and the keyboard shortcuts.
 
 use super::grid::Grid;
+use super::join::JoinDialog;
 use super::phase_bar::PhaseBar;
 use super::side_panel::SidePanel;
-use super::join::JoinDialog;
 use super::toolbar::Toolbar;
 use crate::api;
 use crate::state::BoardState;
@@ -74,7 +74,11 @@ impl BoardCtx {
 
     /// Whether a lane is locked for me.
     pub fn lane_locked(&self, lane: &str) -> bool {
-        self.role != Role::Facilitator && self.state.settings.with(|s| s.locked_lanes.iter().any(|l| l == lane))
+        self.role != Role::Facilitator
+            && self
+                .state
+                .settings
+                .with(|s| s.locked_lanes.iter().any(|l| l == lane))
     }
 
     pub fn can_edit_structure(&self) -> bool {
@@ -141,7 +145,8 @@ impl BoardCtx {
                 "selected": note,
             })
         });
-        self.session.with_value(|s| s.set_presence_raw(presence.to_string()));
+        self.session
+            .with_value(|s| s.set_presence_raw(presence.to_string()));
         self.session.with_value(|s| self.state.refresh_people(s));
     }
 
@@ -182,7 +187,8 @@ pub fn BoardPage(id: String, token: String) -> impl IntoView {
             summary.set(Some(answer));
         });
     }
-    move || match summary.get() {
+    move || {
+        match summary.get() {
         None => view! { <main class="message"><p role="status">"Opening the board…"</p></main> }.into_any(),
         Some(Err(e)) => {
             let message = match e.status {
@@ -211,11 +217,18 @@ pub fn BoardPage(id: String, token: String) -> impl IntoView {
             }
         },
     }
+    }
 }
 
 /// The board once we know who we are: starts the session and provides the context.
 #[component]
-fn LiveBoard(id: String, token: String, role: Role, me: Identity, clock_offset: f64) -> impl IntoView {
+fn LiveBoard(
+    id: String,
+    token: String,
+    role: Role,
+    me: Identity,
+    clock_offset: f64,
+) -> impl IntoView {
     let state = BoardState::new();
     let conn = RwSignal::new(ConnState::Connecting);
     let private = role.can_write().then(|| {
@@ -248,7 +261,9 @@ fn LiveBoard(id: String, token: String, role: Role, me: Identity, clock_offset: 
         session: StoredValue::new_local(session),
         role,
         me: StoredValue::new(me),
-        me_id: StoredValue::new(journeyboard_shared::identity::public_id(&storage::user_secret())),
+        me_id: StoredValue::new(journeyboard_shared::identity::public_id(
+            &storage::user_secret(),
+        )),
         conn,
         focus_note: RwSignal::new(None),
         private: StoredValue::new_local(private),

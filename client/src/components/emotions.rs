@@ -3,19 +3,27 @@
 //! (median and spread per stage) is drawn along the grid.
 
 use super::board_page::BoardCtx;
-use journeyboard_shared::schema::key;
 use journeyboard_shared::export::EmotionStats;
+use journeyboard_shared::schema::key;
 use journeyboard_shared::{LaneKind, Phase};
 use leptos::prelude::*;
 
 /// Median and spread (min, max) of each stage's scores, in stage order; None where nobody
 /// scored yet.
-pub fn curve(stages: &[String], scores: &std::collections::BTreeMap<(String, String), i64>) -> Vec<Option<(f64, i64, i64)>> {
+pub fn curve(
+    stages: &[String],
+    scores: &std::collections::BTreeMap<(String, String), i64>,
+) -> Vec<Option<(f64, i64, i64)>> {
     stages
         .iter()
         .map(|stage| {
-            EmotionStats::of(scores.iter().filter(|((_, s), _)| s == stage).map(|(_, v)| *v))
-                .map(|stats| (stats.median, stats.low, stats.high))
+            EmotionStats::of(
+                scores
+                    .iter()
+                    .filter(|((_, s), _)| s == stage)
+                    .map(|(_, v)| *v),
+            )
+            .map(|stats| (stats.median, stats.low, stats.high))
         })
         .collect()
 }
@@ -28,23 +36,35 @@ pub fn WalkthroughBar() -> impl IntoView {
     let current = move || state.settings.with(|s| s.walkthrough_stage.clone());
     let index = move || {
         let current = current();
-        state.stages.with(|s| current.and_then(|c| s.iter().position(|x| x.id == c)))
+        state
+            .stages
+            .with(|s| current.and_then(|c| s.iter().position(|x| x.id == c)))
     };
     let step = move |delta: i64| {
         let stages = state.stages.get_untracked();
         if stages.is_empty() {
             return;
         }
-        let i = index().map_or(0, |i| (i as i64 + delta).clamp(0, stages.len() as i64 - 1) as usize);
+        let i = index().map_or(0, |i| {
+            (i as i64 + delta).clamp(0, stages.len() as i64 - 1) as usize
+        });
         ctx.set_setting(key::WALKTHROUGH_STAGE, stages[i].id.as_str());
     };
     let stage_title = move || {
         let current = current();
-        state.stages.with(|s| s.iter().find(|x| Some(&x.id) == current.as_ref()).map(|x| x.title.clone()))
+        state.stages.with(|s| {
+            s.iter()
+                .find(|x| Some(&x.id) == current.as_ref())
+                .map(|x| x.title.clone())
+        })
     };
     let add_barrier = move |_| {
         let Some(stage) = current() else { return };
-        let lane = state.lanes.with_untracked(|l| l.iter().find(|x| x.kind == LaneKind::PainPoints.as_str()).map(|x| x.id.clone()));
+        let lane = state.lanes.with_untracked(|l| {
+            l.iter()
+                .find(|x| x.kind == LaneKind::PainPoints.as_str())
+                .map(|x| x.id.clone())
+        });
         if let Some(lane) = lane {
             ctx.add_note(&stage, &lane);
         }
@@ -107,7 +127,14 @@ pub fn EmotionScore(stage_id: String) -> impl IntoView {
     let mine = move || state.emotions.with(|e| e.get(&lookup).copied());
     let title = {
         let stage_id = stage_id.clone();
-        move || state.stages.with(|s| s.iter().find(|x| x.id == stage_id).map(|x| x.title.clone()).unwrap_or_default())
+        move || {
+            state.stages.with(|s| {
+                s.iter()
+                    .find(|x| x.id == stage_id)
+                    .map(|x| x.title.clone())
+                    .unwrap_or_default()
+            })
+        }
     };
     const FACES: [(i64, &str, &str); 5] = [
         (-2, "−2", "very negative"),
@@ -143,7 +170,9 @@ pub fn EmotionCurve() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let points = Memo::new(move |_| {
-        let stages: Vec<String> = state.stages.with(|s| s.iter().map(|x| x.id.clone()).collect());
+        let stages: Vec<String> = state
+            .stages
+            .with(|s| s.iter().map(|x| x.id.clone()).collect());
         state.emotions.with(|e| curve(&stages, e))
     });
     let y = |score: f64| 50.0 - score * 20.0;
@@ -161,10 +190,17 @@ pub fn EmotionCurve() -> impl IntoView {
         })
     };
     let medians = move || {
-        points.with(|pts| pts.iter().map(|p| p.map_or("".to_string(), |(m, _, _)| format!("{m}"))).collect::<Vec<_>>().join(","))
+        points.with(|pts| {
+            pts.iter()
+                .map(|p| p.map_or("".to_string(), |(m, _, _)| format!("{m}")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
     };
     let description = move || {
-        let titles: Vec<String> = state.stages.with(|s| s.iter().map(|x| x.title.clone()).collect());
+        let titles: Vec<String> = state
+            .stages
+            .with(|s| s.iter().map(|x| x.title.clone()).collect());
         points.with(|pts| {
             pts.iter()
                 .zip(titles)

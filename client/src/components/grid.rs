@@ -3,8 +3,8 @@
 //! cell as "Purchase, Pain points, 3 notes".
 
 use super::board_page::BoardCtx;
-use super::headers::{AddLane, AddStage, LaneHeader, StageHeader};
 use super::emotions::EmotionCurve;
+use super::headers::{AddLane, AddStage, LaneHeader, StageHeader};
 use super::note::{NoteCard, NOTE_DRAG_TYPE};
 use journeyboard_shared::{Channel, LaneKind};
 use leptos::prelude::*;
@@ -15,8 +15,15 @@ pub fn Grid() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let columns = move || {
-        let extra = if ctx.can_edit_structure() { " 3rem" } else { "" };
-        format!("14rem repeat({}, minmax(15rem, 1fr)){extra}", state.stages.with(Vec::len).max(1))
+        let extra = if ctx.can_edit_structure() {
+            " 3rem"
+        } else {
+            ""
+        };
+        format!(
+            "14rem repeat({}, minmax(15rem, 1fr)){extra}",
+            state.stages.with(Vec::len).max(1)
+        )
     };
     view! {
         <div class="grid-scroll">
@@ -87,14 +94,22 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
     });
     let (sid, lid) = (stage_id.clone(), lane_id.clone());
     let titles = Memo::new(move |_| {
-        let stage = state.stages.with(|s| s.iter().find(|x| x.id == sid).map(|x| x.title.clone()));
-        let lane = state.lanes.with(|l| l.iter().find(|x| x.id == lid).map(|x| x.title.clone()));
+        let stage = state
+            .stages
+            .with(|s| s.iter().find(|x| x.id == sid).map(|x| x.title.clone()));
+        let lane = state
+            .lanes
+            .with(|l| l.iter().find(|x| x.id == lid).map(|x| x.title.clone()));
         (stage.unwrap_or_default(), lane.unwrap_or_default())
     });
     let label = move || {
         let (stage, lane) = titles.get();
         let n = note_ids.with(Vec::len);
-        let notes = if n == 1 { "1 note".to_string() } else { format!("{n} notes") };
+        let notes = if n == 1 {
+            "1 note".to_string()
+        } else {
+            format!("{n} notes")
+        };
         format!("{stage}, {lane}, {notes}")
     };
     let add_label = move || {
@@ -108,20 +123,32 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
     let (drop_stage, drop_lane) = (stage_id.clone(), lane_id.clone());
     let drag_over = RwSignal::new(false);
     let walk_stage = stage_id.clone();
-    let walk_current = move || state.settings.with(|s| s.walkthrough_stage.as_deref() == Some(walk_stage.as_str()));
+    let walk_current = move || {
+        state
+            .settings
+            .with(|s| s.walkthrough_stage.as_deref() == Some(walk_stage.as_str()))
+    };
     let lock_lane = lane_id.clone();
     let writable = move || ctx.can_write() && !ctx.lane_locked(&lock_lane);
     let writable_drop = writable.clone();
     let writable_hint = writable.clone();
     let writable_add = writable.clone();
     let gap_lane = lane_id.clone();
-    let is_touchpoints = move || state.lanes.with(|l| l.iter().any(|x| x.id == gap_lane && x.kind == LaneKind::Touchpoints.as_str()));
+    let is_touchpoints = move || {
+        state.lanes.with(|l| {
+            l.iter()
+                .any(|x| x.id == gap_lane && x.kind == LaneKind::Touchpoints.as_str())
+        })
+    };
     let gap_stage = stage_id.clone();
     let gap_lane = lane_id.clone();
     let gap = Memo::new(move |_| touchpoint_gap(&state, &gap_stage, &gap_lane));
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        let is_cell = ev.target().zip(ev.current_target()).is_some_and(|(t, c)| t == c);
+        let is_cell = ev
+            .target()
+            .zip(ev.current_target())
+            .is_some_and(|(t, c)| t == c);
         if !is_cell {
             return;
         }
@@ -209,7 +236,11 @@ fn Cell(stage_id: String, lane_id: String) -> impl IntoView {
 }
 
 /// The touchpoint gap of one cell: channels intended but not used, and used but not planned.
-fn touchpoint_gap(state: &crate::state::BoardState, stage: &str, lane: &str) -> (Vec<String>, Vec<String>) {
+fn touchpoint_gap(
+    state: &crate::state::BoardState,
+    stage: &str,
+    lane: &str,
+) -> (Vec<String>, Vec<String>) {
     use std::collections::BTreeSet;
     let mut used = BTreeSet::new();
     let mut intended = BTreeSet::new();

@@ -40,11 +40,19 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
     let info = Memo::new(move |_| match axis {
         Axis::Stage => state.stages.with(|all| {
             let i = all.iter().position(|s| s.id == lookup_id);
-            (i.unwrap_or(0), all.len(), i.map(|i| all[i].title.clone()).unwrap_or_default())
+            (
+                i.unwrap_or(0),
+                all.len(),
+                i.map(|i| all[i].title.clone()).unwrap_or_default(),
+            )
         }),
         Axis::Lane => state.lanes.with(|all| {
             let i = all.iter().position(|l| l.id == lookup_id);
-            (i.unwrap_or(0), all.len(), i.map(|i| all[i].title.clone()).unwrap_or_default())
+            (
+                i.unwrap_or(0),
+                all.len(),
+                i.map(|i| all[i].title.clone()).unwrap_or_default(),
+            )
         }),
     });
     let title = move || info.get().2;
@@ -97,11 +105,18 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
     };
 
     let walk_id = id.clone();
-    let walk_current = move || axis == Axis::Stage && state.settings.with(|s| s.walkthrough_stage.as_deref() == Some(walk_id.as_str()));
+    let walk_current = move || {
+        axis == Axis::Stage
+            && state
+                .settings
+                .with(|s| s.walkthrough_stage.as_deref() == Some(walk_id.as_str()))
+    };
     let score_id = id.clone();
-    let scoring = move || axis == Axis::Stage && ctx.can_write() && state.phase.get() == "walkthrough";
+    let scoring =
+        move || axis == Axis::Stage && ctx.can_write() && state.phase.get() == "walkthrough";
     let lock_id = id.clone();
-    let lane_locked = move || axis == Axis::Lane && state.settings.with(|s| s.locked_lanes.contains(&lock_id));
+    let lane_locked =
+        move || axis == Axis::Lane && state.settings.with(|s| s.locked_lanes.contains(&lock_id));
     let toggle_id = id.clone();
     let toggle_lock = move |_| {
         let mut lanes = state.settings.with_untracked(|s| s.locked_lanes.clone());
@@ -110,7 +125,9 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
         } else {
             lanes.push(toggle_id.clone());
         }
-        ctx.edit(|view, txn| view.set_setting_list(txn, journeyboard_shared::schema::key::LOCKED_LANES, &lanes));
+        ctx.edit(|view, txn| {
+            view.set_setting_list(txn, journeyboard_shared::schema::key::LOCKED_LANES, &lanes)
+        });
     };
     let lane_locked_btn = lane_locked.clone();
     let lane_locked_icon = lane_locked.clone();
@@ -150,7 +167,7 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
                     <Show when=locked.clone()><span class="badge lock-icon" title="Locked by the facilitator">"Locked"</span></Show>
                 }.into_any()
             }}
-            <Show when=scoring.clone()>
+            <Show when=scoring>
                 <EmotionScore stage_id=score_id.clone()/>
             </Show>
         </div>
@@ -159,7 +176,10 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
 
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// "Add stage": a new column at the end.

@@ -41,7 +41,9 @@ pub fn Home() -> impl IntoView {
         if link.contains("/b/") {
             navigate(link.trim());
         } else {
-            error.set(Some("That is not a board link (it should contain /b/).".into()));
+            error.set(Some(
+                "That is not a board link (it should contain /b/).".into(),
+            ));
         }
     };
 

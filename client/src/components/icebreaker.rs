@@ -95,7 +95,12 @@ fn PrivateNote(id: String, text: String) -> impl IntoView {
 
 /// A facilitator-editable text setting, read-only for everyone else.
 #[component]
-fn SettingText(label: &'static str, field: &'static str, testid: &'static str, value: Signal<String>) -> impl IntoView {
+fn SettingText(
+    label: &'static str,
+    field: &'static str,
+    testid: &'static str,
+    value: Signal<String>,
+) -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let id = format!("setting-{field}");
     view! {

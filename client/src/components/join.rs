@@ -19,12 +19,18 @@ pub const PERSON_COLORS: &[(&str, &str)] = &[
 #[component]
 pub fn JoinDialog(board_title: String, on_done: impl Fn(Identity) + 'static) -> impl IntoView {
     let previous = storage::load_identity();
-    let name = RwSignal::new(previous.as_ref().map(|i| i.name.clone()).unwrap_or_default());
-    let color = RwSignal::new(
+    let name = RwSignal::new(
         previous
-            .map(|i| i.color)
-            .unwrap_or_else(|| PERSON_COLORS[(js_sys::Math::random() * PERSON_COLORS.len() as f64) as usize % PERSON_COLORS.len()].0.to_string()),
+            .as_ref()
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
     );
+    let color = RwSignal::new(previous.map(|i| i.color).unwrap_or_else(|| {
+        PERSON_COLORS
+            [(js_sys::Math::random() * PERSON_COLORS.len() as f64) as usize % PERSON_COLORS.len()]
+        .0
+        .to_string()
+    }));
     let error = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -2,12 +2,12 @@
 
 pub mod app;
 pub mod board_page;
+pub mod emotions;
 pub mod grid;
 pub mod headers;
 pub mod home;
-pub mod join;
-pub mod emotions;
 pub mod icebreaker;
+pub mod join;
 pub mod note;
 pub mod personas;
 pub mod phase_bar;

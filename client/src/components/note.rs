@@ -25,9 +25,14 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
         let text = note.with(|n| n.text.clone());
         let Some(el) = textarea.get() else { return };
         let current = el.value();
-        let Some(edit) = diff(&current, &text) else { return };
+        let Some(edit) = diff(&current, &text) else {
+            return;
+        };
         let focused = document().active_element().is_some_and(|a| a == **el);
-        let selection = (el.selection_start().ok().flatten(), el.selection_end().ok().flatten());
+        let selection = (
+            el.selection_start().ok().flatten(),
+            el.selection_end().ok().flatten(),
+        );
         el.set_value(&text);
         if let (true, (Some(start), Some(end))) = (focused, selection) {
             let _ = el.set_selection_range(shift_caret(start, &edit), shift_caret(end, &edit));
@@ -46,10 +51,14 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
 
     let input_id = id.clone();
     let on_input = move |_| {
-        let Some(el) = textarea.get_untracked() else { return };
+        let Some(el) = textarea.get_untracked() else {
+            return;
+        };
         let new_text = el.value();
         ctx.edit(|view, txn| {
-            let Some(text) = view.note_text(txn, &input_id) else { return };
+            let Some(text) = view.note_text(txn, &input_id) else {
+                return;
+            };
             let old = text.get_string(txn);
             if let Some(edit) = diff(&old, &new_text) {
                 if edit.delete > 0 {
@@ -75,13 +84,21 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
 
     let lane_kind = Memo::new(move |_| {
         let lane = note.with(|n| n.lane.clone());
-        ctx.state.lanes.with(|l| l.iter().find(|x| x.id == lane).map(|x| x.kind.clone()).unwrap_or_default())
+        ctx.state.lanes.with(|l| {
+            l.iter()
+                .find(|x| x.id == lane)
+                .map(|x| x.kind.clone())
+                .unwrap_or_default()
+        })
     });
     let writable = Memo::new(move |_| ctx.can_write() && !note.with(|n| ctx.lane_locked(&n.lane)));
     let readonly = move || !writable.get();
     let key_id = id.clone();
     let on_card_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        let on_card = ev.target().zip(ev.current_target()).is_some_and(|(t, c)| t == c);
+        let on_card = ev
+            .target()
+            .zip(ev.current_target())
+            .is_some_and(|(t, c)| t == c);
         if !on_card || !writable.get_untracked() {
             return;
         }
@@ -95,7 +112,8 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
             "Delete" | "Backspace" => {
                 ev.prevent_default();
                 // Removing someone else's note is the facilitator's call.
-                let mine = note.with_untracked(|n| n.author_id.is_empty() || n.author_id == ctx.me_id());
+                let mine =
+                    note.with_untracked(|n| n.author_id.is_empty() || n.author_id == ctx.me_id());
                 if mine || ctx.can_edit_structure() {
                     ctx.edit(|view, txn| {
                         view.delete_note(txn, &key_id);
@@ -116,7 +134,11 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
     let select_id = id.clone();
     let label = move || {
         note.with(|n| {
-            let text = if n.text.is_empty() { "empty".to_string() } else { n.text.chars().take(80).collect() };
+            let text = if n.text.is_empty() {
+                "empty".to_string()
+            } else {
+                n.text.chars().take(80).collect()
+            };
             format!("Note by {}: {text}", n.author)
         })
     };
@@ -230,10 +252,16 @@ fn NoteVotes(id: String, lane: Signal<String>) -> impl IntoView {
     let state = ctx.state;
     let votable = Memo::new(move |_| {
         ctx.role.can_write()
-            && state.settings.with(|s| s.voting_open && (s.vote_lanes.is_empty() || s.vote_lanes.contains(&lane.get())))
+            && state.settings.with(|s| {
+                s.voting_open && (s.vote_lanes.is_empty() || s.vote_lanes.contains(&lane.get()))
+            })
     });
     let mine_id = id.clone();
-    let mine = Memo::new(move |_| state.my_votes.with(|v| v.get(&mine_id).copied().unwrap_or(0)));
+    let mine = Memo::new(move |_| {
+        state
+            .my_votes
+            .with(|v| v.get(&mine_id).copied().unwrap_or(0))
+    });
     let remaining = Memo::new(move |_| {
         let used: u32 = state.my_votes.with(|v| v.values().sum());
         state.settings.with(|s| s.vote_dots).saturating_sub(used)
@@ -248,7 +276,8 @@ fn NoteVotes(id: String, lane: Signal<String>) -> impl IntoView {
             if next == 0 {
                 view.votes.remove(txn, &id);
             } else {
-                view.votes.insert(txn, id.as_str(), yrs::In::Any(yrs::Any::from(next as f64)));
+                view.votes
+                    .insert(txn, id.as_str(), yrs::In::Any(yrs::Any::from(next as f64)));
             }
         });
     };
@@ -270,7 +299,9 @@ fn NoteVotes(id: String, lane: Signal<String>) -> impl IntoView {
 
 /// Moves a note one cell over (Alt+arrow) and keeps keyboard focus on it.
 fn move_by_key(ctx: &BoardCtx, id: &str, key: &str) {
-    let Some(note) = ctx.state.notes.with_untracked(|n| n.get(id).copied()) else { return };
+    let Some(note) = ctx.state.notes.with_untracked(|n| n.get(id).copied()) else {
+        return;
+    };
     let (stage, lane) = note.with_untracked(|n| (n.stage.clone(), n.lane.clone()));
     let stages = ctx.state.stages.get_untracked();
     let lanes = ctx.state.lanes.get_untracked();
@@ -294,7 +325,12 @@ fn move_by_key(ctx: &BoardCtx, id: &str, key: &str) {
     let id = id.to_string();
     crate::sync::set_timeout(0, move || {
         let selector = format!("[data-testid=note][data-id=\"{id}\"]");
-        match document().query_selector(&selector).ok().flatten().and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        match document()
+            .query_selector(&selector)
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
             Some(el) => {
                 let _ = el.focus();
             }

@@ -58,9 +58,20 @@ fn PersonaCard(id: String) -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let lookup = id.clone();
-    let persona = Memo::new(move |_| state.personas.with(|all| all.iter().find(|p| p.id == lookup).cloned().unwrap_or_default()));
+    let persona = Memo::new(move |_| {
+        state.personas.with(|all| {
+            all.iter()
+                .find(|p| p.id == lookup)
+                .cloned()
+                .unwrap_or_default()
+        })
+    });
     let main_id = id.clone();
-    let is_main = move || state.settings.with(|s| s.main_persona.as_deref() == Some(main_id.as_str()));
+    let is_main = move || {
+        state
+            .settings
+            .with(|s| s.main_persona.as_deref() == Some(main_id.as_str()))
+    };
     let field_value = move |field: &str| {
         persona.with(|p| match field {
             key::NAME => p.name.clone(),

@@ -14,7 +14,13 @@ const TICK_MS: u64 = 250;
 pub fn PhaseBar() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
-    let phase = Memo::new(move |_| state.phase.get().parse::<Phase>().unwrap_or(Phase::Icebreaker));
+    let phase = Memo::new(move |_| {
+        state
+            .phase
+            .get()
+            .parse::<Phase>()
+            .unwrap_or(Phase::Icebreaker)
+    });
     let prompts_open = RwSignal::new(false);
     // A new phase gets a fresh time box: the last phase's countdown (or "time's up") ends.
     let go = move |to: Option<Phase>| {
@@ -91,14 +97,23 @@ fn Timer() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let now = RwSignal::new(ctx.now());
-    let tick = set_interval_with_handle(move || now.set(ctx.now()), std::time::Duration::from_millis(TICK_MS)).ok();
+    let tick = set_interval_with_handle(
+        move || now.set(ctx.now()),
+        std::time::Duration::from_millis(TICK_MS),
+    )
+    .ok();
     on_cleanup(move || {
         if let Some(handle) = tick {
             handle.clear();
         }
     });
     let minutes = RwSignal::new(5.0_f64);
-    let remaining = move || state.settings.with(|s| s.timer_deadline).map(|deadline| (deadline - now.get()).max(0.0));
+    let remaining = move || {
+        state
+            .settings
+            .with(|s| s.timer_deadline)
+            .map(|deadline| (deadline - now.get()).max(0.0))
+    };
     let finished = move || remaining() == Some(0.0);
     let shown = move || {
         let ms = remaining().unwrap_or_else(|| state.settings.with(|s| s.timer_duration));

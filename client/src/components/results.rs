@@ -93,7 +93,13 @@ fn Ranking() -> impl IntoView {
     let state = ctx.state;
     let ranked = Memo::new(move |_| {
         let lanes = state.lanes.get();
-        let kind_of = |lane: &str| lanes.iter().find(|l| l.id == lane).map(|l| l.kind.clone()).unwrap_or_default();
+        let kind_of = |lane: &str| {
+            lanes
+                .iter()
+                .find(|l| l.id == lane)
+                .map(|l| l.kind.clone())
+                .unwrap_or_default()
+        };
         let totals = state.votes.get();
         let notes = state.notes.get();
         let mut ranked: Vec<(u32, String, String, String)> = totals
@@ -101,7 +107,8 @@ fn Ranking() -> impl IntoView {
             .filter_map(|(id, votes)| {
                 let note = notes.get(id)?.get();
                 let kind = kind_of(&note.lane);
-                let wanted = kind == LaneKind::PainPoints.as_str() || kind == LaneKind::Opportunities.as_str();
+                let wanted = kind == LaneKind::PainPoints.as_str()
+                    || kind == LaneKind::Opportunities.as_str();
                 (wanted && *votes > 0).then(|| (*votes, note.text.clone(), kind, id.clone()))
             })
             .collect();
@@ -130,7 +137,10 @@ fn ActionItems() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let add = move |_| {
-        let item = ActionItem { id: uuid::Uuid::new_v4().to_string(), ..ActionItem::default() };
+        let item = ActionItem {
+            id: uuid::Uuid::new_v4().to_string(),
+            ..ActionItem::default()
+        };
         ctx.edit(|view, txn| view.put_action_item(txn, &item));
     };
     view! {
@@ -151,7 +161,14 @@ fn ActionRow(id: String) -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let state = ctx.state;
     let lookup = id.clone();
-    let item = Memo::new(move |_| state.actions.with(|all| all.iter().find(|a| a.id == lookup).cloned().unwrap_or_default()));
+    let item = Memo::new(move |_| {
+        state.actions.with(|all| {
+            all.iter()
+                .find(|a| a.id == lookup)
+                .cloned()
+                .unwrap_or_default()
+        })
+    });
     let readonly = move || !ctx.can_write();
     let set_id = id.clone();
     let set = move |field: &'static str, value: String| {
@@ -165,7 +182,12 @@ fn ActionRow(id: String) -> impl IntoView {
         state.notes.with(|notes| {
             let mut options: Vec<(String, String)> = notes
                 .iter()
-                .map(|(id, n)| (id.clone(), n.with(|n| n.text.chars().take(40).collect::<String>())))
+                .map(|(id, n)| {
+                    (
+                        id.clone(),
+                        n.with(|n| n.text.chars().take(40).collect::<String>()),
+                    )
+                })
                 .filter(|(_, text)| !text.is_empty())
                 .collect();
             options.sort_by(|a, b| a.1.cmp(&b.1));

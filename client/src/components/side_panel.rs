@@ -49,7 +49,13 @@ impl Tab {
 #[component]
 pub fn SidePanel() -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
-    let phase = Memo::new(move |_| ctx.state.phase.get().parse::<Phase>().unwrap_or(Phase::Icebreaker));
+    let phase = Memo::new(move |_| {
+        ctx.state
+            .phase
+            .get()
+            .parse::<Phase>()
+            .unwrap_or(Phase::Icebreaker)
+    });
     let tab = RwSignal::new(Tab::for_phase(phase.get_untracked()));
     let open = RwSignal::new(true);
     // Follow the phase: a phase change opens its tab (the person may switch again).

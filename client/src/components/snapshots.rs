@@ -99,7 +99,12 @@ fn SnapshotRow(
         .as_string()
         .unwrap_or_default();
     let open = {
-        let (id, token, sid, name) = (id.clone(), token.clone(), sid.clone(), snapshot.name.clone());
+        let (id, token, sid, name) = (
+            id.clone(),
+            token.clone(),
+            sid.clone(),
+            snapshot.name.clone(),
+        );
         move |_| {
             let (id, token, sid, name) = (id.clone(), token.clone(), sid.clone(), name.clone());
             spawn_local(async move {
@@ -111,13 +116,26 @@ fn SnapshotRow(
         }
     };
     let restore = {
-        let (id, token, sid, name) = (id.clone(), token.clone(), sid.clone(), snapshot.name.clone());
+        let (id, token, sid, name) = (
+            id.clone(),
+            token.clone(),
+            sid.clone(),
+            snapshot.name.clone(),
+        );
         move |_| {
-            let (id, token, sid, name, reload) = (id.clone(), token.clone(), sid.clone(), name.clone(), reload.clone());
+            let (id, token, sid, name, reload) = (
+                id.clone(),
+                token.clone(),
+                sid.clone(),
+                name.clone(),
+                reload.clone(),
+            );
             spawn_local(async move {
                 match api::restore_snapshot(&id, &token, &sid).await {
                     Ok(_) => {
-                        message.set(Some(format!("Restored “{name}”. To undo, restore “Before restoring “{name}””.")));
+                        message.set(Some(format!(
+                            "Restored “{name}”. To undo, restore “Before restoring “{name}””."
+                        )));
                         reload();
                     }
                     Err(e) => message.set(Some(e.message)),
@@ -162,7 +180,11 @@ fn SnapshotRow(
 
 /// A snapshot's grid, read-only, beside the live board.
 #[component]
-fn ReadOnlyBoard(name: String, board: BoardData, on_close: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn ReadOnlyBoard(
+    name: String,
+    board: BoardData,
+    on_close: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
     let rows = board
         .lanes
         .iter()
@@ -178,7 +200,11 @@ fn ReadOnlyBoard(name: String, board: BoardData, on_close: impl Fn() + Send + Sy
             view! { <tr><th scope="row">{lane.title.clone()}</th>{cells}</tr> }
         })
         .collect_view();
-    let headers = board.stages.iter().map(|s| view! { <th scope="col">{s.title.clone()}</th> }).collect_view();
+    let headers = board
+        .stages
+        .iter()
+        .map(|s| view! { <th scope="col">{s.title.clone()}</th> })
+        .collect_view();
     view! {
         <div class="snapshot-view" data-testid="snapshot-view" role="region" aria-label=format!("Snapshot {name}, read-only")>
             <div class="snapshot-view-head">

@@ -83,7 +83,9 @@ fn ConnectionStatus() -> impl IntoView {
         crate::sync::ConnState::Connected => "Connected",
         crate::sync::ConnState::Connecting => "Connecting…",
         crate::sync::ConnState::Offline => "Offline: your changes are kept and sync when back",
-        crate::sync::ConnState::Revoked => "This link no longer opens the board: ask the facilitator for the new link",
+        crate::sync::ConnState::Revoked => {
+            "This link no longer opens the board: ask the facilitator for the new link"
+        }
     };
     view! {
         <span class="connection" data-testid="connection-status" role="status"
@@ -110,16 +112,24 @@ fn SharePanel() -> impl IntoView {
                 Ok(rotated) => {
                     let current = links.get_untracked();
                     let facilitator = current.map(|l| l.facilitator).unwrap_or_else(|| {
-                        web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+                        web_sys::window()
+                            .and_then(|w| w.location().href().ok())
+                            .unwrap_or_default()
                     });
                     let fresh = storage::BoardLinks {
                         facilitator,
-                        participant: rotated.links.get("participant").cloned().unwrap_or_default(),
+                        participant: rotated
+                            .links
+                            .get("participant")
+                            .cloned()
+                            .unwrap_or_default(),
                         viewer: rotated.links.get("viewer").cloned().unwrap_or_default(),
                     };
                     storage::save_links(&id, &fresh);
                     links.set(Some(fresh));
-                    message.set(Some("New links made: the old ones no longer open the board.".into()));
+                    message.set(Some(
+                        "New links made: the old ones no longer open the board.".into(),
+                    ));
                 }
                 Err(e) => message.set(Some(e.message)),
             }
