@@ -1,0 +1,79 @@
+//! Snapshots from the UI: save one, view it read-only beside the live board, change the board,
+//! restore the snapshot (everyone's board follows), and start a future-state board from it.
+
+use journeyboard_e2e::board::LIVE_PATIENCE;
+use journeyboard_e2e::{create_board, Browser, TestServer};
+use serde_json::Value;
+
+#[tokio::test]
+async fn save_view_restore_and_derive_from_the_snapshots_tab() -> anyhow::Result<()> {
+    let browser = Browser::start().await?;
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Snapshots", "current-state").await;
+    let link = |token: &str| format!("http://{}/b/{}#t={token}", server.addr, board.id);
+    let fac = browser.session().await?;
+    let par = browser.session().await?;
+    fac.join(&link(&board.facilitator_token), "Fa").await?;
+    par.join(&link(&board.participant_token), "Pa").await?;
+    let kept = fac
+        .add_note("purchase", "actions", "Kept in the snapshot")
+        .await?;
+    par.wait_for_note(&kept, "Kept in the snapshot", "purchase", "actions")
+        .await?;
+
+    fac.click("tab-snapshots").await?;
+    fac.by_testid("snapshot-name")
+        .await?
+        .send_keys("Before changes")
+        .await?;
+    fac.click("save-snapshot").await?;
+    fac.wait_until("the snapshot is listed", LIVE_PATIENCE, async |p| {
+        Ok(p.by_testid("snapshot")
+            .await?
+            .text()
+            .await?
+            .contains("Before changes"))
+    })
+    .await?;
+
+    let later = par
+        .add_note("retention", "emotions", "Added after the snapshot")
+        .await?;
+    fac.wait_for_note(&later, "Added after the snapshot", "retention", "emotions")
+        .await?;
+
+    fac.click("open-snapshot").await?;
+    fac.wait_until(
+        "the read-only snapshot beside the board",
+        LIVE_PATIENCE,
+        async |p| {
+            let text = p.by_testid("snapshot-view").await?.text().await?;
+            Ok(text.contains("Kept in the snapshot") && !text.contains("Added after the snapshot"))
+        },
+    )
+    .await?;
+    fac.screenshot("snapshot-side-by-side").await?;
+
+    fac.click("restore-snapshot").await?;
+    par.wait_for_no_note(&later).await?;
+    par.wait_for_note(&kept, "Kept in the snapshot", "purchase", "actions")
+        .await?;
+
+    // A future-state board from the snapshot opens as a new board for the facilitator.
+    let buttons = fac.all_by_testid("derive-snapshot").await?;
+    buttons.last().expect("a derive button").click().await?;
+    fac.wait_until("the new board", LIVE_PATIENCE, async |p| {
+        Ok(!p.client.current_url().await?.path().contains(&board.id)
+            && !p.all_by_testid("board").await?.is_empty())
+    })
+    .await?;
+    fac.wait_until("it is a future-state map with the snapshot's notes", LIVE_PATIENCE, async |p| {
+        let text = p.script("return document.body.innerText").await?;
+        let notes = p.script("return [...document.querySelectorAll('[data-testid=note-text]')].map(t => t.value)").await?;
+        Ok(text.as_str().unwrap_or_default().contains("Future state")
+            && notes.as_array().is_some_and(|n| n.iter().any(|v| v == &Value::from("Kept in the snapshot"))))
+    })
+    .await?;
+    server.stop().await;
+    Ok(())
+}
