@@ -23,6 +23,7 @@
 use journeyboard_shared::rules::{check, Guarded, Violation};
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::Role;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
@@ -32,6 +33,9 @@ use yrs::{
 };
 
 use super::protocol::is_empty_update;
+
+/// The key of the guard's commit-counting observer.
+const COMMIT_OBSERVER: &str = "journeyboard:guard-commits";
 
 /// The origin of transactions that apply a guarded (participant's) update.
 pub const GUARDED_ORIGIN: &str = "journeyboard:guarded";
@@ -189,6 +193,14 @@ pub struct Guard {
     undo: UndoManager,
     /// How many reverts needed the restore by value (for tests: it should stay 0).
     fallbacks: u64,
+    /// Read-write transactions committed on the document, counted by an observer (`None` if
+    /// it could not be registered).
+    commits: Option<Arc<AtomicU64>>,
+    /// The guarded state after the last update this guard accepted, with the commit count
+    /// it is valid at. When no transaction committed since, it is the next update's "before"
+    /// and need not be read again: each read walks every note and serialises the small roots,
+    /// and the two reads per update were two thirds of a relay's instructions (BENCHMARKS.md).
+    last: Option<(u64, Guarded)>,
 }
 
 impl Guard {
@@ -205,7 +217,19 @@ impl Guard {
         undo.expand_scope(doc, &view.actions);
         undo.expand_scope(doc, &view.resources);
         undo.include_origin(GUARDED_ORIGIN);
-        Guard { undo, fallbacks: 0 }
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&commits);
+        let observing = doc
+            .observe_after_transaction(COMMIT_OBSERVER, move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            })
+            .is_ok();
+        Guard {
+            undo,
+            fallbacks: 0,
+            commits: observing.then_some(commits),
+            last: None,
+        }
     }
 
     /// Applies an update from `role` (whose public id is `me`), reverting it if it breaks a
@@ -240,11 +264,11 @@ impl Guard {
     ) -> Result<Applied, ApplyError> {
         let (before, plain, sv_before) = {
             let txn = doc.transact();
-            (
-                Guarded::capture(view, &txn),
-                Plain::capture(view, &txn),
-                txn.state_vector(),
-            )
+            let before = match (self.last.take(), self.commits()) {
+                (Some((at, guarded)), Some(now)) if at == now => guarded,
+                _ => Guarded::capture(view, &txn),
+            };
+            (before, Plain::capture(view, &txn), txn.state_vector())
         };
         self.undo.reset();
         let result = {
@@ -274,6 +298,8 @@ impl Guard {
         }
         if violations.is_empty() {
             self.finish(doc, IdSet::default());
+            // Counted after `finish`: its garbage collection changes nothing a rule reads.
+            self.last = self.commits().map(|now| (now, after));
             return Ok(Applied::Accepted(delta));
         }
         let reverts = self.revert(doc, view, &before, &plain);
@@ -328,6 +354,11 @@ impl Guard {
             .into_iter()
             .filter(|u| !is_empty_update(u))
             .collect()
+    }
+
+    /// The document's commit count, if it is being counted.
+    fn commits(&self) -> Option<u64> {
+        self.commits.as_ref().map(|c| c.load(Ordering::Relaxed))
     }
 
     /// Deletions recorded by the top of the undo (or redo) stack.
