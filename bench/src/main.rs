@@ -4,12 +4,12 @@
 //! with ratios (absolute times drift on a shared machine; ratios from one run hold better).
 //!
 //! ```sh
-//! cargo run --release -p journeyboard-bench -- --quick    # about two minutes
-//! cargo run --release -p journeyboard-bench               # the full run, about 12 minutes
+//! cargo run --release -p journeyboard-bench -- --quick    # about 1.5 minutes
+//! cargo run --release -p journeyboard-bench               # the full run, about 6 minutes
 //! ```
 //!
-//! Prints a readable table on stderr... and one JSON line on stdout (also `--json FILE`).
-//! See BENCHMARKS.md for the figures and how to read them.
+//! Prints a readable table on stderr and one JSON line on stdout (also `--json FILE`).
+//! BENCHMARKS.md has the figures, how they are measured and how to read them.
 
 mod client;
 mod servers;
