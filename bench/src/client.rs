@@ -237,7 +237,7 @@ impl Local {
         let mut txn = self.doc.transact_mut();
         let start = txn.state_vector().get(&cid);
         self.edits += 1;
-        if self.edits % 10 == 0 {
+        if self.edits.is_multiple_of(10) {
             let stage = STAGES[(self.edits / 10 % 5) as usize];
             map.insert(&mut txn, "stage", stage);
         } else {
