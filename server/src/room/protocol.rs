@@ -64,7 +64,12 @@ pub fn permission_denied(reason: &str) -> Bytes {
 }
 
 fn frame(message: Message) -> Bytes {
-    Bytes::from(message.encode_v1())
+    // yrs' encoder starts with a 1 KiB buffer. A relayed update is usually a few dozen bytes,
+    // and its frame waits in every peer's queue until sent: keep only what it uses (heaptrack:
+    // 10 of 56 MB peak heap at 10 boards x 20 clients typing was these buffers).
+    let mut bytes = message.encode_v1();
+    bytes.shrink_to_fit();
+    Bytes::from(bytes)
 }
 
 /// An update that changes nothing (no structs, empty delete set): not worth storing or relaying.
