@@ -14,7 +14,7 @@
 
 use crate::model::{Note, Role};
 use crate::schema::BoardDoc;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use yrs::types::ToJson;
 use yrs::{Any, Map, MapRef, Out, ReadTxn, Text};
 
@@ -57,7 +57,7 @@ impl Violation {
 
 /// What a note must keep from a participant's hands.
 #[derive(Debug, Clone, PartialEq)]
-struct NoteGuard {
+pub struct NoteGuard {
     author_id: String,
     lane: String,
     /// The length of its text, in bytes.
@@ -66,62 +66,288 @@ struct NoteGuard {
     whole: Option<Note>,
 }
 
-/// The guarded parts of a document at one moment.
-#[derive(Debug, Clone, PartialEq)]
+/// The guarded parts of a document at one moment. The server keeps one per board up to date
+/// with [`Guarded::refresh`], re-reading only what each transaction touched.
+#[derive(Debug, Clone)]
 pub struct Guarded {
-    board: String,
-    structure: String,
-    votes: String,
+    board: Any,
+    stages: Any,
+    lanes: Any,
+    votes: Any,
     locked: bool,
     locked_lanes: HashSet<String>,
     notes: HashMap<String, NoteGuard>,
-    emotions: BTreeMap<String, String>,
+    emotions: HashMap<String, Any>,
+}
+
+impl PartialEq for Guarded {
+    fn eq(&self, other: &Guarded) -> bool {
+        same(&self.board, &other.board)
+            && same(&self.stages, &other.stages)
+            && same(&self.lanes, &other.lanes)
+            && same(&self.votes, &other.votes)
+            && self.locked == other.locked
+            && self.locked_lanes == other.locked_lanes
+            && self.notes == other.notes
+            && self.emotions.len() == other.emotions.len()
+            && self
+                .emotions
+                .iter()
+                .all(|(k, v)| other.emotions.get(k).is_some_and(|w| same(v, w)))
+    }
+}
+
+/// What a transaction (or several) touched in the guarded roots: the parts
+/// [`Guarded::refresh`] must read again. Filled by the server from deep observers.
+#[derive(Debug, Clone, Default)]
+pub struct Touched {
+    pub board: bool,
+    pub stages: bool,
+    pub lanes: bool,
+    pub votes: bool,
+    /// Ids of notes added, removed or changed inside.
+    pub notes: HashSet<String>,
+    /// Emotion keys set or removed.
+    pub emotions: HashSet<String>,
+}
+
+impl Touched {
+    /// Whether nothing guarded was touched.
+    pub fn is_empty(&self) -> bool {
+        !(self.board || self.stages || self.lanes || self.votes)
+            && self.notes.is_empty()
+            && self.emotions.is_empty()
+    }
+}
+
+/// A note whose guarded part changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteChange {
+    pub id: String,
+    pub before: Option<NoteGuard>,
+    pub after: Option<NoteGuard>,
+}
+
+/// How the guarded state changed between two moments, with the values before, so that a
+/// refused change can be checked to be reverted (and restored by value if it was not).
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub locked_before: bool,
+    pub locked_after: bool,
+    locked_lanes_before: HashSet<String>,
+    /// For each small root that changed, its value before.
+    pub board: Option<Any>,
+    pub stages: Option<Any>,
+    pub lanes: Option<Any>,
+    pub votes: Option<Any>,
+    pub notes: Vec<NoteChange>,
+    /// Emotion keys that changed, with their values before (`None`: there was none).
+    pub emotions: Vec<(String, Option<Any>)>,
+}
+
+impl Changes {
+    /// Whether nothing guarded changed.
+    pub fn is_empty(&self) -> bool {
+        self.board.is_none()
+            && self.stages.is_none()
+            && self.lanes.is_none()
+            && self.votes.is_none()
+            && self.notes.is_empty()
+            && self.emotions.is_empty()
+            && self.locked_before == self.locked_after
+    }
+
+    /// Whether `now` has every changed part back at its value before.
+    pub fn is_undone_in(&self, now: &Guarded) -> bool {
+        let root = |before: &Option<Any>, now: &Any| before.as_ref().is_none_or(|b| same(b, now));
+        root(&self.board, &now.board)
+            && root(&self.stages, &now.stages)
+            && root(&self.lanes, &now.lanes)
+            && root(&self.votes, &now.votes)
+            && self
+                .notes
+                .iter()
+                .all(|c| c.before.as_ref() == now.notes.get(&c.id))
+            && self
+                .emotions
+                .iter()
+                .all(|(key, before)| match (before, now.emotions.get(key)) {
+                    (None, None) => true,
+                    (Some(b), Some(n)) => same(b, n),
+                    _ => false,
+                })
+    }
 }
 
 impl Guarded {
-    /// Reads the guarded state. Cost is linear in the number of notes, with whole notes read
-    /// only for locked lanes.
+    /// Reads the whole guarded state. Cost is linear in the number of notes, with whole
+    /// notes read only for locked lanes.
     pub fn capture<T: ReadTxn>(view: &BoardDoc, txn: &T) -> Guarded {
         let settings = view.settings(txn);
-        let locked_lanes: HashSet<String> = settings.locked_lanes.iter().cloned().collect();
-        let notes = view
+        let mut guarded = Guarded {
+            board: view.board.to_json(txn),
+            stages: view.stages.to_json(txn),
+            lanes: view.lanes.to_json(txn),
+            votes: view.votes.to_json(txn),
+            locked: settings.locked,
+            locked_lanes: settings.locked_lanes.into_iter().collect(),
+            notes: HashMap::new(),
+            emotions: HashMap::new(),
+        };
+        guarded.notes = view
             .notes
             .iter(txn)
-            .filter_map(|(id, value)| {
-                let m = value.cast::<MapRef>().ok()?;
-                let lane = crate::schema::map_string(&m, txn, crate::schema::key::LANE);
-                let whole = locked_lanes
-                    .contains(&lane)
-                    .then(|| crate::schema::read_note(&m, txn));
-                Some((
-                    id.to_string(),
-                    NoteGuard {
-                        author_id: crate::schema::map_string(
-                            &m,
-                            txn,
-                            crate::schema::key::AUTHOR_ID,
-                        ),
-                        lane,
-                        text_len: text_len(&m, txn),
-                        whole,
-                    },
-                ))
-            })
+            .filter_map(|(id, value)| Some((id.to_string(), guarded.read_note(value, txn)?)))
             .collect();
-        let emotions = view
+        guarded.emotions = view
             .emotions
             .iter(txn)
-            .map(|(k, v)| (k.to_string(), out_json(v, txn)))
+            .map(|(k, v)| (k.to_string(), v.to_json(txn)))
             .collect();
-        Guarded {
-            board: canonical(&view.board.to_json(txn)),
-            structure: canonical(&view.stages.to_json(txn)) + &canonical(&view.lanes.to_json(txn)),
-            votes: canonical(&view.votes.to_json(txn)),
-            locked: settings.locked,
-            locked_lanes,
-            notes,
-            emotions,
+        guarded
+    }
+
+    /// Re-reads what `touched` names, brings `self` up to date and says what changed. A
+    /// change of the board's locked lanes re-reads every note (their whole content is kept
+    /// for notes in locked lanes).
+    pub fn refresh<T: ReadTxn>(&mut self, view: &BoardDoc, txn: &T, touched: &Touched) -> Changes {
+        let mut changes = Changes {
+            locked_before: self.locked,
+            locked_after: self.locked,
+            locked_lanes_before: self.locked_lanes.clone(),
+            ..Changes::default()
+        };
+        let mut all_notes = false;
+        if touched.board {
+            let board = view.board.to_json(txn);
+            if !same(&board, &self.board) {
+                changes.board = Some(std::mem::replace(&mut self.board, board));
+                let settings = view.settings(txn);
+                self.locked = settings.locked;
+                changes.locked_after = settings.locked;
+                let lanes: HashSet<String> = settings.locked_lanes.into_iter().collect();
+                all_notes = lanes != self.locked_lanes;
+                self.locked_lanes = lanes;
+            }
         }
+        for (touched, root, old, slot) in [
+            (
+                touched.stages,
+                &view.stages,
+                &mut changes.stages,
+                &mut self.stages,
+            ),
+            (
+                touched.lanes,
+                &view.lanes,
+                &mut changes.lanes,
+                &mut self.lanes,
+            ),
+        ] {
+            if touched {
+                let now = root.to_json(txn);
+                if !same(&now, slot) {
+                    *old = Some(std::mem::replace(slot, now));
+                }
+            }
+        }
+        if touched.votes {
+            let votes = view.votes.to_json(txn);
+            if !same(&votes, &self.votes) {
+                changes.votes = Some(std::mem::replace(&mut self.votes, votes));
+            }
+        }
+        let ids: Vec<String> = if all_notes {
+            let mut ids: HashSet<String> = self.notes.keys().cloned().collect();
+            ids.extend(view.notes.keys(txn).map(str::to_string));
+            ids.into_iter().collect()
+        } else {
+            touched.notes.iter().cloned().collect()
+        };
+        for id in ids {
+            let after = view
+                .notes
+                .get(txn, &id)
+                .and_then(|value| self.read_note(value, txn));
+            let before = match &after {
+                Some(note) => self.notes.insert(id.clone(), note.clone()),
+                None => self.notes.remove(&id),
+            };
+            if before != after {
+                changes.notes.push(NoteChange { id, before, after });
+            }
+        }
+        for key in &touched.emotions {
+            let after = view.emotions.get(txn, key).map(|v| v.to_json(txn));
+            let before = match &after {
+                Some(value) => self.emotions.insert(key.clone(), value.clone()),
+                None => self.emotions.remove(key),
+            };
+            let unchanged = match (&before, &after) {
+                (None, None) => true,
+                (Some(b), Some(a)) => same(b, a),
+                _ => false,
+            };
+            if !unchanged {
+                changes.emotions.push((key.clone(), before));
+            }
+        }
+        changes
+    }
+
+    /// How `after` differs from `before`, whole (for tests and checks; the server refreshes).
+    pub fn between(before: &Guarded, after: &Guarded) -> Changes {
+        let root = |b: &Any, a: &Any| (!same(b, a)).then(|| b.clone());
+        let ids: HashSet<&String> = before.notes.keys().chain(after.notes.keys()).collect();
+        let keys: HashSet<&String> = before
+            .emotions
+            .keys()
+            .chain(after.emotions.keys())
+            .collect();
+        Changes {
+            locked_before: before.locked,
+            locked_after: after.locked,
+            locked_lanes_before: before.locked_lanes.clone(),
+            board: root(&before.board, &after.board),
+            stages: root(&before.stages, &after.stages),
+            lanes: root(&before.lanes, &after.lanes),
+            votes: root(&before.votes, &after.votes),
+            notes: ids
+                .into_iter()
+                .filter(|id| before.notes.get(*id) != after.notes.get(*id))
+                .map(|id| NoteChange {
+                    id: id.clone(),
+                    before: before.notes.get(id).cloned(),
+                    after: after.notes.get(id).cloned(),
+                })
+                .collect(),
+            emotions: keys
+                .into_iter()
+                .filter(
+                    |k| match (before.emotions.get(*k), after.emotions.get(*k)) {
+                        (Some(b), Some(a)) => !same(b, a),
+                        (b, a) => b.is_some() != a.is_some(),
+                    },
+                )
+                .map(|k| (k.clone(), before.emotions.get(k).cloned()))
+                .collect(),
+        }
+    }
+
+    /// A note's guarded part (`None` if the value is not a note map).
+    fn read_note<T: ReadTxn>(&self, value: Out, txn: &T) -> Option<NoteGuard> {
+        let m = value.cast::<MapRef>().ok()?;
+        let lane = crate::schema::map_string(&m, txn, crate::schema::key::LANE);
+        let whole = self
+            .locked_lanes
+            .contains(&lane)
+            .then(|| crate::schema::read_note(&m, txn));
+        Some(NoteGuard {
+            author_id: crate::schema::map_string(&m, txn, crate::schema::key::AUTHOR_ID),
+            lane,
+            text_len: text_len(&m, txn),
+            whole,
+        })
     }
 }
 
@@ -135,43 +361,26 @@ fn text_len<T: ReadTxn>(note: &MapRef, txn: &T) -> usize {
     }
 }
 
-fn out_json<T: ReadTxn>(value: Out, txn: &T) -> String {
-    match value {
-        Out::Any(any) => canonical(&any),
-        other => other.to_string(txn),
-    }
-}
-
-/// A string form of a value with map keys sorted, so equal values compare equal (`Any`'s
-/// maps are hash maps, whose order varies).
-fn canonical(value: &Any) -> String {
-    match value {
-        Any::Map(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .iter()
-                .map(|(k, v)| format!("{k:?}:{}", canonical(v)))
-                .collect();
-            format!("{{{}}}", inner.join(","))
+/// Equality of values where a NaN equals itself: a NaN someone wrote must not make a value
+/// differ from itself (every later update would look like it changed it).
+fn same(a: &Any, b: &Any) -> bool {
+    match (a, b) {
+        (Any::Number(yrs::Number::Float(x)), Any::Number(yrs::Number::Float(y))) => {
+            x.to_bits() == y.to_bits() || x == y
         }
-        Any::Array(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
-        other => other.to_string(),
+        (Any::Array(x), Any::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same(a, b))
+        }
+        (Any::Map(x), Any::Map(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
     }
 }
 
-/// What `role` (whose public id is `me`) did wrong going from `before` to `after`;
-/// `changed` says whether the update changed anything at all.
-pub fn check(
-    role: Role,
-    me: &str,
-    before: &Guarded,
-    after: &Guarded,
-    changed: bool,
-) -> Vec<Violation> {
+/// What `role` (whose public id is `me`) did wrong with `changes`; `changed` says whether
+/// the update changed anything at all (guarded or not).
+pub fn check(role: Role, me: &str, changes: &Changes, changed: bool) -> Vec<Violation> {
     let mut violations = Vec::new();
     match role {
         Role::Facilitator => return violations,
@@ -186,58 +395,52 @@ pub fn check(
     if !changed {
         return violations;
     }
-    if before.locked || after.locked {
+    if changes.locked_before || changes.locked_after {
         violations.push(Violation::BoardLocked);
     }
-    if before.board != after.board {
+    if changes.board.is_some() {
         violations.push(Violation::FacilitatorOnly("board settings"));
     }
-    if before.structure != after.structure {
+    if changes.stages.is_some() || changes.lanes.is_some() {
         violations.push(Violation::FacilitatorOnly("stages and lanes"));
     }
-    if before.votes != after.votes {
+    if changes.votes.is_some() {
         violations.push(Violation::FacilitatorOnly("vote totals"));
     }
     let mine = |author: &str| author.is_empty() || author == me;
-    for (id, old) in &before.notes {
-        match after.notes.get(id) {
-            None if !mine(&old.author_id) => {
+    let mut notes: Vec<&NoteChange> = changes.notes.iter().collect();
+    notes.sort_by(|a, b| a.id.cmp(&b.id));
+    for NoteChange { id, before, after } in notes {
+        match (before, after) {
+            (Some(old), None) if !mine(&old.author_id) => {
                 violations.push(Violation::OthersNote { note: id.clone() })
             }
-            Some(new) if new.author_id != old.author_id => {
+            (Some(old), Some(new)) if new.author_id != old.author_id => {
+                violations.push(Violation::Impersonation { note: id.clone() })
+            }
+            (None, Some(new)) if !mine(&new.author_id) => {
                 violations.push(Violation::Impersonation { note: id.clone() })
             }
             _ => {}
         }
-    }
-    for (id, new) in &after.notes {
-        if !before.notes.contains_key(id) && !mine(&new.author_id) {
-            violations.push(Violation::Impersonation { note: id.clone() });
+        if let Some(new) = after {
+            let was = before.as_ref().map_or(0, |old| old.text_len);
+            if new.text_len > MAX_NOTE_TEXT_BYTES && new.text_len > was {
+                violations.push(Violation::NoteTooLong { note: id.clone() });
+            }
         }
-        let was = before.notes.get(id).map_or(0, |old| old.text_len);
-        if new.text_len > MAX_NOTE_TEXT_BYTES && new.text_len > was {
-            violations.push(Violation::NoteTooLong { note: id.clone() });
-        }
-    }
-    let ids: HashSet<&String> = before.notes.keys().chain(after.notes.keys()).collect();
-    for id in ids {
-        let (old, new) = (before.notes.get(id), after.notes.get(id));
-        let in_locked_lane = [old, new]
-            .iter()
+        let in_locked_lane = [before, after]
+            .into_iter()
             .flatten()
-            .any(|n| before.locked_lanes.contains(&n.lane));
-        if in_locked_lane && old != new {
+            .any(|n| changes.locked_lanes_before.contains(&n.lane));
+        if in_locked_lane {
             violations.push(Violation::LaneLocked { note: id.clone() });
         }
     }
-    let keys: HashSet<&String> = before
-        .emotions
-        .keys()
-        .chain(after.emotions.keys())
-        .collect();
-    for key in keys {
-        if before.emotions.get(key) != after.emotions.get(key) && key.split('/').next() != Some(me)
-        {
+    let mut emotions: Vec<&String> = changes.emotions.iter().map(|(k, _)| k).collect();
+    emotions.sort();
+    for key in emotions {
+        if key.split('/').next() != Some(me) {
             violations.push(Violation::OthersEmotion { key: key.clone() });
         }
     }
@@ -279,7 +482,7 @@ mod tests {
         let before = Guarded::capture(&view, &doc.transact());
         change(&view, &mut doc.transact_mut());
         let after = Guarded::capture(&view, &doc.transact());
-        check(role, "me", &before, &after, true)
+        check(role, "me", &Guarded::between(&before, &after), true)
     }
 
     fn nothing(_: &BoardDoc, _: &mut TransactionMut) {}

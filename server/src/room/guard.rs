@@ -9,8 +9,9 @@
 //! applying it sees the net effect (nothing), so nobody else ever observes the refused change,
 //! the sender converges back, and a reload from the store has the reverted state.
 //!
-//! Cost: two captures, each linear in the number of notes, per participant update;
-//! facilitators' updates and private rooms skip all of it. The undo stack never holds more
+//! Cost: the guard keeps the guarded state of the document up to date, re-reading only what
+//! each transaction touched (deep observers on the guarded roots say what), so a check costs
+//! about the size of the update, not of the board; facilitators' updates skip the check. The undo stack never holds more
 //! than the one update being checked (it is cleared after each), and content the update
 //! deleted is garbage-collected right after, as a plain transaction would have done.
 //!
@@ -20,22 +21,22 @@
 //! stays in the document: it is taken out after every apply and kept with the connection that
 //! sent it, to be retried (guarded again) with that connection's next update.
 
-use journeyboard_shared::rules::{check, Guarded, Violation};
+use journeyboard_shared::rules::{check, Changes, Guarded, Touched, Violation};
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::Role;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use yrs::types::ToJson;
+use yrs::types::{Event, Events, PathSegment};
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Any, Array, ArrayRef, Doc, IdSet, In, Map, MapPrelim, MapRef, ReadTxn, StateVector, Transact,
-    TransactionMut, UndoManager, Update, WriteTxn,
+    Any, Array, ArrayRef, DeepObservable, Doc, IdSet, In, Map, MapPrelim, MapRef, ReadTxn,
+    StateVector, Transact, TransactionMut, UndoManager, Update, WriteTxn,
 };
 
 use super::protocol::is_empty_update;
 
-/// The key of the guard's commit-counting observer.
-const COMMIT_OBSERVER: &str = "journeyboard:guard-commits";
+/// The key of the guard's deep observers on the guarded roots.
+const TOUCH_OBSERVER: &str = "journeyboard:guard-touched";
 
 /// The origin of transactions that apply a guarded (participant's) update.
 pub const GUARDED_ORIGIN: &str = "journeyboard:guarded";
@@ -118,34 +119,31 @@ pub fn apply_unguarded(
     })
 }
 
-/// The small guarded roots as plain values, to restore them should the undo manager ever
-/// fail to revert something (it should not: this is a second line of defence).
-struct Plain {
-    board: Any,
-    stages: Any,
-    lanes: Any,
-    votes: Any,
-    emotions: Any,
-}
-
-impl Plain {
-    fn capture<T: ReadTxn>(view: &BoardDoc, txn: &T) -> Plain {
-        Plain {
-            board: view.board.to_json(txn),
-            stages: view.stages.to_json(txn),
-            lanes: view.lanes.to_json(txn),
-            votes: view.votes.to_json(txn),
-            emotions: view.emotions.to_json(txn),
-        }
+/// Writes back, by value, every guarded part `changes` changed (a second line of defence,
+/// should the undo manager ever fail to revert something: it should not).
+fn restore(view: &BoardDoc, txn: &mut TransactionMut, changes: &Changes) {
+    if let Some(board) = &changes.board {
+        restore_map(&view.board, txn, board);
     }
-
-    /// Writes back every value that differs.
-    fn restore(&self, view: &BoardDoc, txn: &mut TransactionMut) {
-        restore_map(&view.board, txn, &self.board);
-        restore_map(&view.votes, txn, &self.votes);
-        restore_map(&view.emotions, txn, &self.emotions);
-        restore_array(&view.stages, txn, &self.stages);
-        restore_array(&view.lanes, txn, &self.lanes);
+    if let Some(votes) = &changes.votes {
+        restore_map(&view.votes, txn, votes);
+    }
+    if let Some(stages) = &changes.stages {
+        restore_array(&view.stages, txn, stages);
+    }
+    if let Some(lanes) = &changes.lanes {
+        restore_array(&view.lanes, txn, lanes);
+    }
+    for (key, before) in &changes.emotions {
+        match before {
+            Some(value) => {
+                view.emotions
+                    .insert(txn, key.as_str(), In::Any(value.clone()));
+            }
+            None => {
+                view.emotions.remove(txn, key);
+            }
+        }
     }
 }
 
@@ -188,19 +186,19 @@ fn restore_array(array: &ArrayRef, txn: &mut TransactionMut, before: &Any) {
     }
 }
 
-/// A main room's guard: the undo manager that reverts refused updates.
+/// A main room's guard: the undo manager that reverts refused updates, and the guarded state
+/// it checks them against.
 pub struct Guard {
     undo: UndoManager,
     /// How many reverts needed the restore by value (for tests: it should stay 0).
     fallbacks: u64,
-    /// Read-write transactions committed on the document, counted by an observer (`None` if
-    /// it could not be registered).
-    commits: Option<Arc<AtomicU64>>,
-    /// The guarded state after the last update this guard accepted, with the commit count
-    /// it is valid at. When no transaction committed since, it is the next update's "before"
-    /// and need not be read again: each read walks every note and serialises the small roots,
-    /// and the two reads per update were two thirds of a relay's instructions (BENCHMARKS.md).
-    last: Option<(u64, Guarded)>,
+    /// What transactions touched since `state` was last brought up to date, as the deep
+    /// observers on the guarded roots saw it.
+    touched: Arc<Mutex<Touched>>,
+    /// The guarded state, read whole on first use and then refreshed from `touched`: reading
+    /// it whole walks every note and serialises the small roots, and two such reads per
+    /// update were most of a relay's instructions (BENCHMARKS.md).
+    state: Option<Guarded>,
 }
 
 impl Guard {
@@ -217,18 +215,35 @@ impl Guard {
         undo.expand_scope(doc, &view.actions);
         undo.expand_scope(doc, &view.resources);
         undo.include_origin(GUARDED_ORIGIN);
-        let commits = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&commits);
-        let observing = doc
-            .observe_after_transaction(COMMIT_OBSERVER, move |_| {
-                counter.fetch_add(1, Ordering::Relaxed);
-            })
-            .is_ok();
+        let touched = Arc::new(Mutex::new(Touched::default()));
+        let flag = |mark: fn(&mut Touched)| {
+            let touched = Arc::clone(&touched);
+            move |_: &TransactionMut, _: &Events| mark(&mut lock(&touched))
+        };
+        view.board
+            .observe_deep(TOUCH_OBSERVER, flag(|t| t.board = true));
+        view.stages
+            .observe_deep(TOUCH_OBSERVER, flag(|t| t.stages = true));
+        view.lanes
+            .observe_deep(TOUCH_OBSERVER, flag(|t| t.lanes = true));
+        view.votes
+            .observe_deep(TOUCH_OBSERVER, flag(|t| t.votes = true));
+        let keys = |pick: fn(&mut Touched) -> &mut std::collections::HashSet<String>| {
+            let touched = Arc::clone(&touched);
+            move |txn: &TransactionMut, events: &Events| {
+                let mut touched = lock(&touched);
+                touched_keys(txn, events, pick(&mut touched));
+            }
+        };
+        view.notes
+            .observe_deep(TOUCH_OBSERVER, keys(|t| &mut t.notes));
+        view.emotions
+            .observe_deep(TOUCH_OBSERVER, keys(|t| &mut t.emotions));
         Guard {
             undo,
             fallbacks: 0,
-            commits: observing.then_some(commits),
-            last: None,
+            touched,
+            state: None,
         }
     }
 
@@ -262,35 +277,43 @@ impl Guard {
         update: Update,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
-        let (before, plain, sv_before) = {
+        let (mut state, sv_before) = {
             let txn = doc.transact();
-            let before = match (self.last.take(), self.commits()) {
-                (Some((at, guarded)), Some(now)) if at == now => guarded,
-                _ => Guarded::capture(view, &txn),
+            let state = match self.state.take() {
+                Some(mut state) => {
+                    state.refresh(view, &txn, &self.take_touched());
+                    state
+                }
+                None => {
+                    self.take_touched();
+                    Guarded::capture(view, &txn)
+                }
             };
-            (before, Plain::capture(view, &txn), txn.state_vector())
+            (state, txn.state_vector())
         };
         self.undo.reset();
         let result = {
             let mut txn = doc.transact_mut_with(GUARDED_ORIGIN);
             apply_in(&mut txn, update, pending)
         };
+        let changes = state.refresh(view, &doc.transact(), &self.take_touched());
         let delta = match result {
             Ok(delta) => delta,
             Err(e) => {
                 // Part of it may have been integrated: take it all back (nothing is stored or
                 // relayed; the connection is closed).
-                self.revert(doc, view, &before, &plain);
+                self.revert(doc, view, &mut state, &changes);
+                self.state = Some(state);
                 return Err(e);
             }
         };
-        let after = Guarded::capture(view, &doc.transact());
-        if is_empty_update(&delta) && after == before {
+        if is_empty_update(&delta) && changes.is_empty() {
             self.finish(doc, IdSet::default());
+            self.state = Some(state);
             return Ok(Applied::Unchanged);
         }
         let mut violations = match rules {
-            Some((role, me)) => check(role, me, &before, &after, true),
+            Some((role, me)) => check(role, me, &changes, true),
             None => Vec::new(),
         };
         if !fits(doc, delta.len()) {
@@ -298,11 +321,11 @@ impl Guard {
         }
         if violations.is_empty() {
             self.finish(doc, IdSet::default());
-            // Counted after `finish`: its garbage collection changes nothing a rule reads.
-            self.last = self.commits().map(|now| (now, after));
+            self.state = Some(state);
             return Ok(Applied::Accepted(delta));
         }
-        let reverts = self.revert(doc, view, &before, &plain);
+        let reverts = self.revert(doc, view, &mut state, &changes);
+        self.state = Some(state);
         if violations.iter().any(Violation::is_about_size) {
             let delta = doc.transact().encode_diff_v1(&sv_before);
             return Ok(Applied::Refused { delta, violations });
@@ -314,22 +337,21 @@ impl Guard {
         Ok(Applied::Refused { delta, violations })
     }
 
-    /// Undoes the update just applied and returns the updates that did it. Checks the result
-    /// against `before`, restoring the small roots by value if the undo fell short.
+    /// Undoes the update just applied and returns the updates that did it. Checks that every
+    /// guarded part it changed (`changes`) is back, restoring them by value if the undo fell
+    /// short; `state` is kept up to date.
     fn revert(
         &mut self,
         doc: &Doc,
         view: &BoardDoc,
-        before: &Guarded,
-        plain: &Plain,
+        state: &mut Guarded,
+        changes: &Changes,
     ) -> Vec<Vec<u8>> {
         let collected = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&collected);
         let observing = doc
             .observe_update_v1(REVERT_OBSERVER, move |_, e| {
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(e.update.clone());
+                lock(&sink).push(e.update.clone());
             })
             .is_ok();
         if !observing {
@@ -338,27 +360,42 @@ impl Guard {
         let mut deleted = self.stack_deletions(true);
         self.undo.undo_blocking();
         deleted.merge_with(self.stack_deletions(false));
-        let reverted = Guarded::capture(view, &doc.transact());
-        if reverted != *before {
+        state.refresh(view, &doc.transact(), &self.take_touched());
+        if !changes.is_undone_in(state) {
             tracing::error!("undo did not fully revert a refused update; restoring by value");
             self.fallbacks += 1;
-            plain.restore(view, &mut doc.transact_mut());
-            if Guarded::capture(view, &doc.transact()) != *before {
+            restore(view, &mut doc.transact_mut(), changes);
+            state.refresh(view, &doc.transact(), &self.take_touched());
+            if !changes.is_undone_in(state) {
                 tracing::error!("a refused update could not be fully reverted");
             }
         }
         let _ = doc.unobserve_update_v1(REVERT_OBSERVER);
         self.finish(doc, deleted);
-        let updates = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+        let updates = std::mem::take(&mut *lock(&collected));
         updates
             .into_iter()
             .filter(|u| !is_empty_update(u))
             .collect()
     }
 
-    /// The document's commit count, if it is being counted.
-    fn commits(&self) -> Option<u64> {
-        self.commits.as_ref().map(|c| c.load(Ordering::Relaxed))
+    /// Whether the kept guarded state, brought up to date, equals a whole read (for tests).
+    #[cfg(test)]
+    fn state_is_current(&mut self, doc: &Doc, view: &BoardDoc) -> bool {
+        let txn = doc.transact();
+        let touched = self.take_touched();
+        match &mut self.state {
+            Some(state) => {
+                state.refresh(view, &txn, &touched);
+                *state == Guarded::capture(view, &txn)
+            }
+            None => true,
+        }
+    }
+
+    /// What was touched since the last call.
+    fn take_touched(&self) -> Touched {
+        std::mem::take(&mut *lock(&self.touched))
     }
 
     /// Deletions recorded by the top of the undo (or redo) stack.
@@ -383,6 +420,33 @@ impl Guard {
             doc.transact_mut().gc(Some(&also));
         }
     }
+}
+
+/// Records in `keys` the first-level keys of a keyed root (notes, emotions) that `events`
+/// changed: the key itself for a set or removal, or the entry a nested change is under.
+fn touched_keys(
+    txn: &TransactionMut,
+    events: &Events,
+    keys: &mut std::collections::HashSet<String>,
+) {
+    for event in events.iter() {
+        match event.path().front() {
+            Some(PathSegment::Key(key)) => {
+                keys.insert(key.to_string());
+            }
+            Some(PathSegment::Index(_)) => {}
+            None => {
+                if let Event::Map(map) = event {
+                    keys.extend(map.keys(txn).keys().map(|k| k.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Locks a mutex, going on past a poisoning panic (the data is a plain collection).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Decodes a v1 update.
@@ -529,6 +593,7 @@ mod tests {
         assert_eq!(json(&reloaded), expected, "a reload has the reverted state");
         assert!(!w.guard.undo.can_undo() && !w.guard.undo.can_redo());
         assert_eq!(w.guard.fallbacks, 0, "the undo manager reverted it alone");
+        assert!(w.guard.state_is_current(&w.server, &w.view));
         (violations, w, sender)
     }
 
@@ -657,6 +722,88 @@ mod tests {
             .unwrap()
             .get_string(&w.server.transact());
         assert_eq!(text, "still text of hers");
+    }
+
+    #[test]
+    fn the_kept_guarded_state_follows_every_kind_of_change() {
+        let mut w = world();
+        let participant = peer_of(&w.server);
+        let facilitator = peer_of(&w.server);
+        let send = |w: &mut World,
+                    from: &Doc,
+                    role: Role,
+                    change: &dyn Fn(&BoardDoc, &mut TransactionMut)| {
+            let update = {
+                let view = BoardDoc::new(from);
+                let mut txn = from.transact_mut();
+                change(&view, &mut txn);
+                txn.encode_update_v1()
+            };
+            let applied = match role {
+                Role::Facilitator => {
+                    apply_unguarded(&w.server, decode(&update).unwrap(), &mut None)
+                }
+                _ => w.guard.apply(
+                    &w.server,
+                    &w.view,
+                    role,
+                    "me",
+                    decode(&update).unwrap(),
+                    &mut None,
+                ),
+            }
+            .unwrap();
+            if let Applied::Accepted(delta) | Applied::Refused { delta, .. } = applied {
+                for peer in [&participant, &facilitator] {
+                    apply(peer, &delta);
+                }
+            }
+            assert!(w.guard.state_is_current(&w.server, &w.view));
+        };
+        let p = Role::Participant;
+        let f = Role::Facilitator;
+        send(&mut w, &participant, p, &|v, t| {
+            v.add_note(t, &note("a", "actions", "me"));
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.add_note(t, &note("b", "emotions", "her"));
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.set_setting_list(t, key::LOCKED_LANES, &["actions".into()])
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.set_note_text(t, "a", "locked");
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.set_note_text(t, "b", "open lane");
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.move_note(t, "b", "purchase", "actions");
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.set_setting_list(t, key::LOCKED_LANES, &[])
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.set_emotion(t, "me", "purchase", Some(2))
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.set_emotion(t, "her", "purchase", None)
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.set_emotion(t, "her", "purchase", None)
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.delete_note(t, "b");
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.delete_note(t, "b");
+        });
+        send(&mut w, &participant, p, &|v, t| {
+            v.delete_note(t, "a");
+        });
+        send(&mut w, &facilitator, f, &|v, t| {
+            v.rename_stage(t, "purchase", "Buy");
+        });
     }
 
     #[test]
