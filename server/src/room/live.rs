@@ -5,7 +5,8 @@
 //! the log's order is the order updates were applied in; a sled insert is an in-memory write
 //! (its disk flush runs on sled's own thread), so it does not block the runtime.
 
-use super::guard::{self, Applied, Guard};
+use super::content::{Content, Live};
+use super::guard::{self, Applied};
 use super::private::RoomKind;
 use super::protocol::{self, is_empty_update};
 use super::triggers::{Switches, Trigger};
@@ -17,6 +18,7 @@ use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::{BoardSummary, Role};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use yrs::sync::{Awareness, Message, SyncMessage};
 use yrs::updates::decoder::Decode;
@@ -67,8 +69,12 @@ struct Peer {
 }
 
 struct RoomState {
+    /// Presence. Its yrs `Awareness` holds a placeholder document: the board's own is in
+    /// `content`, which may rest (see `content.rs`).
     awareness: Awareness,
-    view: BoardDoc,
+    /// The document, its view and its guard (which reverts participants' updates that break
+    /// the role rules, and anyone's that would take the board over its size limit).
+    content: Content,
     /// Sequence number of the next update appended to the store.
     next_seq: u64,
     /// Updates appended since the last snapshot.
@@ -86,8 +92,6 @@ struct RoomState {
     closed: bool,
     peers: HashMap<ConnId, Peer>,
     next_conn: ConnId,
-    /// Reverts participants' updates that break the role rules (board rooms only).
-    guard: Option<Guard>,
     /// Where facilitators' setting changes go (board rooms, while loaded).
     triggers: Option<mpsc::UnboundedSender<Trigger>>,
 }
@@ -149,10 +153,6 @@ impl Room {
                 }
             }
         }
-        let view = BoardDoc::new(&doc);
-        // Private rooms have no role rules, but their guard reverts what would go over the
-        // size limit.
-        let guard = Some(Guard::new(&doc, &view));
         let approx_bytes =
             stored.snapshot.len() + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
         Ok(Room {
@@ -161,8 +161,8 @@ impl Room {
             store,
             max_doc_bytes: crate::limits::MAX_DOC_BYTES,
             state: Mutex::new(RoomState {
-                awareness: Awareness::new(doc),
-                view,
+                awareness: Awareness::new(Doc::new()),
+                content: Content::new(doc),
                 next_seq: stored.next_seq(),
                 unsnapshotted: stored.updates.len() as u64,
                 approx_bytes,
@@ -172,7 +172,6 @@ impl Room {
                 closed: false,
                 peers: HashMap::new(),
                 next_conn: 1,
-                guard,
                 triggers: None,
             }),
         })
@@ -214,7 +213,7 @@ impl Room {
             return None;
         }
         let (queue, outgoing) = mpsc::channel(PEER_QUEUE_FRAMES);
-        let sv = st.awareness.doc().transact().state_vector();
+        let sv = st.content.live().doc.transact().state_vector();
         let _ = queue.try_send(Outgoing::Frame(protocol::sync_step1(sv)));
         if let Ok(presence) = st.awareness.update() {
             if !presence.clients.is_empty() {
@@ -258,7 +257,7 @@ impl Room {
         for message in messages {
             match message {
                 Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                    let diff = st.awareness.doc().transact().encode_diff_v1(&sv);
+                    let diff = st.content.live().doc.transact().encode_diff_v1(&sv);
                     send_to(&mut st, conn, protocol::sync_step2(diff));
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
@@ -322,13 +321,12 @@ impl Room {
         let peer = st.peers.get_mut(&conn).ok_or(ReceiveError::UnknownPeer)?;
         let (role, me, mut pending) = (peer.role, peer.me.clone(), peer.pending.take());
         let RoomState {
-            awareness,
-            view,
-            guard,
+            content,
             approx_bytes,
             ..
         } = &mut *st;
-        let doc = awareness.doc();
+        let Live { doc, view, guard } = content.live();
+        let (doc, view) = (&*doc, &*view);
         let board = self.kind == RoomKind::Board;
         let switches =
             (board && role == Role::Facilitator).then(|| Switches::read(view, &doc.transact()));
@@ -349,16 +347,17 @@ impl Room {
         };
         let guarded = board && role == Role::Participant;
         let near_limit = approx.saturating_add(update.len()) > max;
-        let applied = match guard {
-            Some(guard) if guarded || near_limit => guard.apply_checked(
+        let applied = if guarded || near_limit {
+            guard.apply_checked(
                 doc,
                 view,
                 guarded.then_some((role, me.as_str())),
                 &fits,
                 decoded,
                 &mut pending,
-            ),
-            _ => guard::apply_unguarded(doc, decoded, &mut pending),
+            )
+        } else {
+            guard::apply_unguarded(doc, decoded, &mut pending)
         };
         if let Some(size) = measured.get() {
             *approx_bytes = size;
@@ -424,11 +423,7 @@ impl Room {
             // A background compaction took an older snapshot; let it end first.
             return Err(StoreError::Backend("a compaction is still running".into()));
         }
-        let snapshot = st
-            .awareness
-            .doc()
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+        let snapshot = st.content.encode_state();
         if let Err(e) = self.store.compact(self.id, &snapshot, st.next_seq - 1) {
             tracing::error!(board = %self.id, "the store still fails: {e}");
             return Err(e);
@@ -459,8 +454,9 @@ impl Room {
         }
         self.recover_store(&mut st)?;
         let (result, delta) = {
-            let mut txn = st.awareness.doc().transact_mut();
-            let result = change(&st.view, &mut txn);
+            let live = st.content.live();
+            let mut txn = live.doc.transact_mut();
+            let result = change(&live.view, &mut txn);
             (result, txn.encode_update_v1())
         };
         if !is_empty_update(&delta) {
@@ -495,9 +491,10 @@ impl Room {
 
     /// Reads the document.
     pub(super) fn read<R>(&self, read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
-        let st = self.lock();
-        let txn = st.awareness.doc().transact();
-        read(&st.view, &txn)
+        let mut st = self.lock();
+        let live = st.content.live();
+        let txn = live.doc.transact();
+        read(&live.view, &txn)
     }
 
     /// Whether the room was unloaded (or the server is shutting down).
@@ -519,11 +516,7 @@ impl Room {
     pub fn compact(&self) {
         let (snapshot, up_to_seq, covered, covered_bytes) = {
             let st = self.lock();
-            let snapshot = st
-                .awareness
-                .doc()
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default());
+            let snapshot = st.content.encode_state();
             (snapshot, st.next_seq - 1, st.unsnapshotted, st.approx_bytes)
         };
         let result = self.store.compact(self.id, &snapshot, up_to_seq);
@@ -544,6 +537,21 @@ impl Room {
     pub fn has_unsnapshotted_changes(&self) -> bool {
         let st = self.lock();
         st.unsnapshotted > 0 || st.needs_snapshot
+    }
+
+    /// Lets the document rest (see `content.rs`) if nobody used it for `after` and the store
+    /// has all of it. Returns whether it went to rest now.
+    pub fn rest_if_unused(&self, after: Duration) -> bool {
+        let mut st = self.lock();
+        if st.closed || st.compacting || st.needs_snapshot || !st.unstored.is_empty() {
+            return false;
+        }
+        st.content.rest_if_unused(after)
+    }
+
+    /// Whether the document is decoded now (not resting).
+    pub fn is_live(&self) -> bool {
+        self.lock().content.is_live()
     }
 
     /// Marks the room closed if it has no peers, so no one joins it again. Returns whether it
@@ -588,25 +596,25 @@ impl Room {
 
     /// The board at a glance.
     pub fn summary(&self) -> BoardSummary {
-        let st = self.lock();
-        let txn = st.awareness.doc().transact();
+        let mut st = self.lock();
+        let connected = st.peers.len();
+        let Live { doc, view, .. } = st.content.live();
+        let txn = doc.transact();
         BoardSummary {
             id: self.id.to_string(),
-            title: st.view.title(&txn),
-            template: st.view.template(&txn),
-            phase: st.view.phase(&txn),
-            stages: st.view.stages(&txn).len(),
-            lanes: st.view.lanes(&txn).len(),
-            notes: st.view.note_count(&txn),
-            connected: st.peers.len(),
+            title: view.title(&txn),
+            template: view.template(&txn),
+            phase: view.phase(&txn),
+            stages: view.stages(&txn).len(),
+            lanes: view.lanes(&txn).len(),
+            notes: view.note_count(&txn),
+            connected,
         }
     }
 
     /// The whole document as one update (for tests and exports).
     pub fn encode_state(&self) -> Vec<u8> {
-        let st = self.lock();
-        let txn = st.awareness.doc().transact();
-        txn.encode_state_as_update_v1(&StateVector::default())
+        self.lock().content.encode_state()
     }
 }
 
@@ -744,6 +752,68 @@ mod tests {
         room.receive(a.conn, &update_frame(stage_update())).unwrap();
         assert!(drain(&mut b).is_empty());
         assert_eq!(room.store.load_doc(room.id).unwrap().updates.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_resting_room_keeps_its_document_peers_and_rules() {
+        let room = room();
+        let mut a = room.join(Role::Facilitator).unwrap();
+        let mut b = room.join(Role::Participant).unwrap();
+        room.receive(a.conn, &update_frame(stage_update())).unwrap();
+        drain(&mut a);
+        drain(&mut b);
+        let before = room.encode_state();
+        assert!(!room.rest_if_unused(Duration::from_secs(60)), "just used");
+        assert!(room.rest_if_unused(Duration::ZERO));
+        assert!(!room.is_live());
+        assert_eq!(
+            room.encode_state(),
+            before,
+            "resting keeps the state, undecoded"
+        );
+        assert!(!room.is_live(), "encoding a resting room does not wake it");
+
+        // A newcomer's sync wakes it and gets everything.
+        let mut c = room.join(Role::Viewer).unwrap();
+        assert!(room.is_live());
+        drain(&mut c);
+        let step1 = Message::Sync(SyncMessage::SyncStep1(StateVector::default())).encode_v1();
+        room.receive(c.conn, &step1).unwrap();
+        let [Message::Sync(SyncMessage::SyncStep2(state))] = &drain(&mut c)[..] else {
+            panic!("no sync step 2");
+        };
+        let copy = Doc::new();
+        copy.transact_mut()
+            .apply_update(YUpdate::decode_v1(state).unwrap())
+            .unwrap();
+        assert_eq!(BoardDoc::new(&copy).stages(&copy.transact()).len(), 6);
+
+        // After another rest, updates flow and the role rules still hold.
+        assert!(room.rest_if_unused(Duration::ZERO));
+        let phase = {
+            let doc = Doc::new();
+            doc.transact_mut()
+                .apply_update(YUpdate::decode_v1(&before).unwrap())
+                .unwrap();
+            let view = BoardDoc::new(&doc);
+            let mut txn = doc.transact_mut();
+            view.set_phase(&mut txn, journeyboard_shared::Phase::Iteration);
+            txn.encode_update_v1()
+        };
+        room.receive(b.conn, &update_frame(phase)).unwrap();
+        assert_eq!(room.summary().phase, "icebreaker");
+        assert!(
+            matches!(drain(&mut b)[..], [Message::Sync(SyncMessage::Update(_))]),
+            "the sender gets the revert"
+        );
+        assert!(room.rest_if_unused(Duration::ZERO));
+        room.receive(a.conn, &update_frame(stage_update())).unwrap();
+        let stored = room.store.load_doc(room.id).unwrap();
+        assert_eq!(
+            stored.updates.len(),
+            2,
+            "the stage and the refused phase with its revert"
+        );
     }
 
     #[tokio::test]

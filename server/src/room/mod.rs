@@ -7,6 +7,7 @@
 //! triggers (`triggers.rs`): reveals of private notes and vote counts, which read and write
 //! the board's private rooms (`private.rs`), one per person.
 
+mod content;
 mod guard;
 mod live;
 pub mod private;
@@ -36,6 +37,14 @@ pub const COMPACT_AFTER_UPDATES: u64 = 500;
 /// How long a room with no connections stays in memory (a reload or a brief network loss
 /// should not pay for a load from disk).
 pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(30);
+
+/// A loaded room whose document nobody used (no update, no join, no read) for this long
+/// keeps only its encoded state until the next use (see `content.rs`): long enough that a
+/// board being worked on stays decoded, short enough that a paused one costs little.
+pub const REST_AFTER: Duration = Duration::from_secs(10);
+
+/// How often loaded rooms are checked for rest.
+pub const REST_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// What the connection layer must do for a peer.
 #[derive(Debug, Clone)]

@@ -25,6 +25,8 @@ pub struct Rooms {
     /// Set at shutdown: pending unload timers end at once instead of holding rooms (and so
     /// the store) alive.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Whether the task that lets unused rooms rest runs (started with the first load).
+    resting: std::sync::atomic::AtomicBool,
 }
 
 impl Rooms {
@@ -45,6 +47,7 @@ impl Rooms {
             max_doc_bytes,
             slots: Mutex::new(HashMap::new()),
             closing: tokio::sync::watch::channel(false).0,
+            resting: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -86,6 +89,7 @@ impl Rooms {
             Ok(room) => {
                 let room = Arc::clone(room);
                 if fresh {
+                    self.start_resting();
                     if room.kind() == &RoomKind::Board {
                         triggers::start(self, &room);
                     }
@@ -169,6 +173,41 @@ impl Rooms {
             .iter()
             .map(|room| room.close_peers_with(roles, reason))
             .sum()
+    }
+
+    /// Starts, once, the task that lets loaded rooms' unused documents rest (see
+    /// `content.rs`). It holds the registry weakly and ends at shutdown.
+    fn start_resting(self: &Arc<Self>) {
+        if self
+            .resting
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let rooms = Arc::downgrade(self);
+        let mut closing = self.closing.subscribe();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(super::REST_CHECK_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = closing.changed() => return,
+                }
+                let Some(rooms) = rooms.upgrade() else { return };
+                let loaded: Vec<Arc<Room>> = rooms
+                    .slots()
+                    .values()
+                    .filter_map(|slot| slot.get().cloned())
+                    .collect();
+                let rested = loaded
+                    .iter()
+                    .filter(|room| room.rest_if_unused(super::REST_AFTER))
+                    .count();
+                if rested > 0 {
+                    tracing::debug!(rested, "rooms resting");
+                }
+            }
+        });
     }
 
     fn schedule_unload(self: &Arc<Self>, room: Arc<Room>) {
