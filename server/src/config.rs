@@ -23,7 +23,15 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Per-connection, per-board and server-wide limits ([`crate::limits`]).
     pub limits: crate::limits::Limits,
+    /// Threads of the async runtime: the sockets and rooms. Blocking work (loads,
+    /// compactions, exports) and sled's disk writes have threads of their own.
+    pub threads: usize,
 }
+
+/// One runtime thread by default: relaying is mostly system calls, and on the small machines
+/// this is meant for, a second worker bought no latency and cost about 30% more CPU (tasks
+/// woken across threads) and more memory (BENCHMARKS.md). `--threads` raises it.
+pub const DEFAULT_THREADS: usize = 1;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./journeyboard-data";
@@ -38,7 +46,7 @@ pub const USAGE: &str = "\
 journeyboard: the Journeyboard server (customer journey mapping workshops)
 
 USAGE: journeyboard [--addr HOST:PORT] [--data-dir DIR] [--public-url URL] [--static-dir DIR]
-                    [--allowed-origins ORIGIN,...]
+                    [--allowed-origins ORIGIN,...] [--threads N]
        journeyboard backup DIR [--addr HOST:PORT] [--data-dir DIR]
        journeyboard restore DIR [--data-dir DIR]
 
@@ -49,6 +57,7 @@ USAGE: journeyboard [--addr HOST:PORT] [--data-dir DIR] [--public-url URL] [--st
   --allowed-origins ORIGIN,...
                      pages that may open a WebSocket [env JOURNEYBOARD_ALLOWED_ORIGINS,
                      default the public URL's origin and same-origin requests]
+  --threads N        threads serving sockets and rooms [env JOURNEYBOARD_THREADS, default 1]
 
   backup DIR         write a consistent copy of the store into DIR (new or empty), from the
                      running server at --addr, or from --data-dir if no server runs there
@@ -76,6 +85,7 @@ impl Config {
         let mut public_url = env("JOURNEYBOARD_PUBLIC_URL");
         let mut static_dir = env("JOURNEYBOARD_STATIC_DIR").map(PathBuf::from);
         let mut allowed_origins = env("JOURNEYBOARD_ALLOWED_ORIGINS").unwrap_or_default();
+        let mut threads = env("JOURNEYBOARD_THREADS");
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || {
@@ -88,6 +98,7 @@ impl Config {
                 "--public-url" => public_url = Some(value()?),
                 "--static-dir" => static_dir = Some(PathBuf::from(value()?)),
                 "--allowed-origins" => allowed_origins = value()?,
+                "--threads" => threads = Some(value()?),
                 "-h" | "--help" => return Err(ConfigError::Help),
                 other => return Err(ConfigError::Usage(format!("unknown argument {other:?}"))),
             }
@@ -95,6 +106,17 @@ impl Config {
         let addr: SocketAddr = addr
             .parse()
             .map_err(|_| ConfigError::Usage(format!("--addr {addr:?} is not HOST:PORT")))?;
+        let threads = match threads {
+            None => DEFAULT_THREADS,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n @ 1..=1024) => n,
+                _ => {
+                    return Err(ConfigError::Usage(format!(
+                        "--threads {n:?} is not a number from 1 to 1024"
+                    )))
+                }
+            },
+        };
         Ok(Config {
             public_url: public_url
                 .unwrap_or_else(|| format!("http://{addr}"))
@@ -110,6 +132,7 @@ impl Config {
                 .filter(|o| !o.is_empty())
                 .collect(),
             limits: crate::limits::Limits::default(),
+            threads,
         })
     }
 
@@ -124,6 +147,7 @@ impl Config {
             idle_unload: crate::room::DEFAULT_IDLE_UNLOAD,
             allowed_origins: Vec::new(),
             limits: crate::limits::Limits::default(),
+            threads: DEFAULT_THREADS,
         }
     }
 
@@ -194,5 +218,22 @@ mod tests {
         assert!(err.to_string().contains("not HOST:PORT"));
         assert!(Config::from_args(args(&["--data-dir"]), none).is_err());
         assert!(Config::from_args(args(&["--frobnicate"]), none).is_err());
+        for bad in ["0", "many", "-1"] {
+            let err = Config::from_args(args(&["--threads", bad]), none).unwrap_err();
+            assert!(err.to_string().contains("from 1 to 1024"), "{err}");
+        }
+    }
+
+    #[test]
+    fn threads_come_from_the_flag_or_the_environment() {
+        let none = |_: &str| None;
+        assert_eq!(
+            Config::from_args(args(&[]), none).unwrap().threads,
+            DEFAULT_THREADS
+        );
+        let env = |k: &str| (k == "JOURNEYBOARD_THREADS").then(|| "3".to_string());
+        assert_eq!(Config::from_args(args(&[]), env).unwrap().threads, 3);
+        let flag = args(&["--threads", "2"]);
+        assert_eq!(Config::from_args(flag, env).unwrap().threads, 2);
     }
 }

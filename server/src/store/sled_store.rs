@@ -21,6 +21,10 @@ use uuid::Uuid;
 /// long an acknowledged update may sit only in memory (see `DURABILITY_DELAY` in the README).
 pub const FLUSH_EVERY_MS: u64 = 100;
 
+/// sled's page cache, in bytes (its default is 1 GiB). Loaded boards live in their rooms, so
+/// the cache only serves loads, compactions and board metadata.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 const SNAPSHOT_TAG: u8 = 0;
 const UPDATE_TAG: u8 = 1;
 
@@ -47,6 +51,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(FLUSH_EVERY_MS))
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(backend)?;
         let boards = db.open_tree("boards").map_err(backend)?;
