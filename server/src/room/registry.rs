@@ -199,10 +199,18 @@ impl Rooms {
                     .values()
                     .filter_map(|slot| slot.get().cloned())
                     .collect();
-                let rested = loaded
-                    .iter()
-                    .filter(|room| room.rest_if_unused(super::REST_AFTER))
-                    .count();
+                drop(rooms);
+                // Encoding thousands of documents takes a while: off the runtime's threads,
+                // so that no relay waits for it (each room is locked only for its own).
+                let rest = move || {
+                    loaded
+                        .iter()
+                        .filter(|room| room.rest_if_unused(super::REST_AFTER))
+                        .count()
+                };
+                let Ok(rested) = tokio::task::spawn_blocking(rest).await else {
+                    continue;
+                };
                 if rested > 0 {
                     tracing::debug!(rested, "rooms resting");
                 }
