@@ -221,10 +221,7 @@ impl Store for SledStore {
         for entry in self.docs.scan_prefix(update_prefix(id)) {
             let (key, value) = entry.map_err(backend)?;
             let seq = u64::from_be_bytes(key[17..25].try_into().expect("25-byte update key"));
-            // Entries the snapshot covers are leftovers of a compaction that stopped halfway.
-            if seq > doc.snapshot_seq || doc.snapshot.is_empty() {
-                doc.updates.push((seq, value.to_vec()));
-            }
+            doc.updates.push((seq, value.to_vec()));
         }
         Ok(doc)
     }
@@ -236,24 +233,20 @@ impl Store for SledStore {
         Ok(())
     }
 
-    /// The snapshot, which names the last update it covers, replaces the old one in one
-    /// write; from then on loads skip the covered updates, which are removed one by one after.
-    /// Not one batch: sled applies a batch under a lock that stops every other write, and on
-    /// one runtime thread a 500-update compaction held up every relay for milliseconds
-    /// (BENCHMARKS.md). A crash midway leaves covered entries that loads skip and the next
-    /// compaction removes.
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
         let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
         let mut value = up_to_seq.to_be_bytes().to_vec();
         value.extend_from_slice(snapshot);
-        self.docs.insert(snapshot_key(id), value).map_err(backend)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(&snapshot_key(id), value);
         let covered = self
             .docs
             .range(update_key(id, 0)..=update_key(id, up_to_seq));
         for entry in covered {
             let (key, _) = entry.map_err(backend)?;
-            self.docs.remove(key).map_err(backend)?;
+            batch.remove(key);
         }
+        self.docs.apply_batch(batch).map_err(backend)?;
         Ok(())
     }
 
@@ -391,31 +384,6 @@ mod tests {
             .is_err());
         let _ = std::fs::remove_dir_all(from);
         let _ = std::fs::remove_dir_all(to);
-    }
-
-    #[test]
-    fn updates_left_by_an_interrupted_compaction_are_skipped_and_removed_by_the_next() {
-        let dir = temp_dir();
-        let store = SledStore::open(&dir).unwrap();
-        let id = Uuid::new_v4();
-        store
-            .create_board(id, &super::super::contract::meta(), b"s")
-            .unwrap();
-        for seq in 1..=3 {
-            store.append_update(id, seq, b"u").unwrap();
-        }
-        // A compaction up to 2 that stopped after writing its snapshot.
-        let mut value = 2u64.to_be_bytes().to_vec();
-        value.extend_from_slice(b"s2");
-        store.docs.insert(snapshot_key(id), value).unwrap();
-        let doc = store.load_doc(id).unwrap();
-        assert_eq!(doc.snapshot, b"s2");
-        assert_eq!(doc.updates, vec![(3, b"u".to_vec())]);
-        assert_eq!(doc.next_seq(), 4);
-        store.compact(id, b"s3", 3).unwrap();
-        assert_eq!(store.docs.scan_prefix(update_prefix(id)).count(), 0);
-        drop(store);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
