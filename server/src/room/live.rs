@@ -84,6 +84,9 @@ struct RoomState {
     approx_bytes: usize,
     /// A store write failed: the document holds edits only a snapshot can still save.
     needs_snapshot: bool,
+    /// The store's generation when the document was last saved whole or loaded; when the
+    /// store starts over (`Store::generation`), what it had buffered may be gone.
+    store_generation: u64,
     /// The deltas whose store write failed: applied here, relayed to no one (their senders
     /// were closed with 1011). Relayed once a snapshot has saved them (see `recover_store`).
     unstored: Vec<Vec<u8>>,
@@ -128,6 +131,7 @@ impl Room {
         kind: RoomKind,
         store: Arc<dyn Store>,
     ) -> Result<Room, StoreError> {
+        let store_generation = store.generation();
         let stored = store.load_doc(id)?;
         let doc = Doc::new();
         {
@@ -167,6 +171,7 @@ impl Room {
                 unsnapshotted: stored.updates.len() as u64,
                 approx_bytes,
                 needs_snapshot: false,
+                store_generation,
                 unstored: Vec::new(),
                 compacting: false,
                 closed: false,
@@ -416,6 +421,12 @@ impl Room {
     /// client takes an edit as kept while it is not; once the store works again, the room
     /// resumes on the next update.
     fn recover_store(&self, st: &mut RoomState) -> Result<(), StoreError> {
+        let generation = self.store.generation();
+        if generation != st.store_generation {
+            tracing::warn!(board = %self.id, "the store started over: saving the board whole");
+            st.needs_snapshot = true;
+            st.store_generation = generation;
+        }
         if !st.needs_snapshot {
             return Ok(());
         }
@@ -512,8 +523,8 @@ impl Room {
 
     /// Writes a snapshot of the current document and drops the log entries it covers
     /// (blocking: run from `spawn_blocking`). Safe beside live writes: an update appended
-    /// after the snapshot was taken keeps its log entry.
-    pub fn compact(&self) {
+    /// after the snapshot was taken keeps its log entry. Returns whether it was saved.
+    pub fn compact(&self) -> bool {
         let (snapshot, up_to_seq, covered, covered_bytes) = {
             let st = self.lock();
             let snapshot = st.content.encode_state();
@@ -528,15 +539,19 @@ impl Room {
                 // What was appended meanwhile stays counted on top of the new snapshot.
                 st.approx_bytes = st.approx_bytes.saturating_sub(covered_bytes) + snapshot.len();
                 // `needs_snapshot` stays: `recover_store` also relays what was not stored.
+                true
             }
-            Err(e) => tracing::error!(board = %self.id, "compaction failed: {e}"),
+            Err(e) => {
+                tracing::error!(board = %self.id, "compaction failed: {e}");
+                false
+            }
         }
     }
 
     /// Whether the room holds anything the store does not have in its snapshot.
     pub fn has_unsnapshotted_changes(&self) -> bool {
         let st = self.lock();
-        st.unsnapshotted > 0 || st.needs_snapshot
+        st.unsnapshotted > 0 || st.needs_snapshot || st.store_generation != self.store.generation()
     }
 
     /// Lets the document rest (see `content.rs`) if nobody used it for `after` and the store

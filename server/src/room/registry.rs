@@ -229,7 +229,20 @@ impl Rooms {
         });
     }
 
-    async fn unload_if_idle(&self, room: Arc<Room>) {
+    async fn unload_if_idle(self: &Arc<Self>, room: Arc<Room>) {
+        // Saved first, while still loaded: if the store fails (a full disk), the room's
+        // document may be the only copy of its last edits, so it stays and tries again later.
+        if room.number_of_peers() == 0 && room.has_unsnapshotted_changes() {
+            let saving = Arc::clone(&room);
+            let saved = tokio::task::spawn_blocking(move || saving.compact())
+                .await
+                .unwrap_or(false);
+            if !saved {
+                tracing::warn!(board = %room.id(), "an idle room stays loaded: it could not be saved");
+                self.schedule_unload(room);
+                return;
+            }
+        }
         {
             let mut slots = self.slots();
             let is_current = slots
@@ -243,6 +256,7 @@ impl Rooms {
             slots.remove(&room.id());
         }
         tracing::debug!(board = %room.id(), "unloading idle room");
+        // Whatever arrived since the save above.
         if room.has_unsnapshotted_changes() {
             let _ = tokio::task::spawn_blocking(move || room.compact()).await;
         }

@@ -10,7 +10,7 @@ mod memory;
 mod sled_store;
 
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, REOPEN_EVERY};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -68,6 +68,12 @@ pub trait Store: Send + Sync + 'static {
     fn load_doc(&self, id: Uuid) -> Result<StoredDoc, StoreError>;
     /// Appends one update; cheap (buffered), durable within the store's flush interval.
     fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError>;
+    /// How many times the store lost what it had buffered and started over (a sled store
+    /// reopened after a failed write). A room that sees it change writes its whole document
+    /// again before anything else.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// Atomically replaces the snapshot with one covering `up_to_seq` and drops the updates it
     /// covers.
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError>;

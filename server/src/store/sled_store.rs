@@ -12,10 +12,22 @@
 //!
 //! sled checksums its log and discards a torn tail on start, so a crash mid-write costs at
 //! most the writes of the last flush interval, never earlier data.
+//!
+//! After a failed write (a full disk) sled refuses every later operation until it is opened
+//! again, even once the disk has room. So after a failure the store reopens the database
+//! (at most once every [`REOPEN_EVERY`]) and counts a new [`Store::generation`]: whatever
+//! sled had buffered but not written is gone, and the rooms write their whole documents
+//! again before their next update.
 
 use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// How often a failed store tries to open its database again.
+pub const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
 /// How often sled writes its buffers to disk. Together with the flush itself this bounds how
 /// long an acknowledged update may sit only in memory (see `DURABILITY_DELAY` in the README).
@@ -30,41 +42,41 @@ const UPDATE_TAG: u8 = 1;
 
 /// A sled database with the trees described above.
 pub struct SledStore {
+    dir: PathBuf,
+    /// The open database; `None` while a reopen after a failure has not succeeded yet.
+    open: RwLock<Option<Arc<Open>>>,
+    /// When the last operation failed or the last reopen was tried, while failing.
+    failing_since: Mutex<Option<Instant>>,
+    /// How many times the database was reopened after a failure.
+    generation: AtomicU64,
+    /// Compactions hold it shared, an export exclusively: an export never sees a board's
+    /// snapshot from before a compaction and its log from after it.
+    gate: RwLock<()>,
+}
+
+/// One opening of the database.
+struct Open {
     db: sled::Db,
     boards: sled::Tree,
     docs: sled::Tree,
     private_rooms: sled::Tree,
     snapshots: sled::Tree,
-    /// Compactions hold it shared, an export exclusively: an export never sees a board's
-    /// snapshot from before a compaction and its log from after it.
-    gate: std::sync::RwLock<()>,
 }
 
-/// The first bytes of an export stream.
-const EXPORT_MAGIC: &[u8] = b"JOURNEYBOARD-EXPORT-1\n";
-/// Marks the end of an export stream, before the entry count.
-const EXPORT_END: u8 = 0xff;
-
-impl SledStore {
-    /// Opens (or creates) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+impl Open {
+    fn new(dir: &Path) -> Result<Open, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(FLUSH_EVERY_MS))
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(backend)?;
-        let boards = db.open_tree("boards").map_err(backend)?;
-        let docs = db.open_tree("docs").map_err(backend)?;
-        let private_rooms = db.open_tree("private_rooms").map_err(backend)?;
-        let snapshots = db.open_tree("snapshots").map_err(backend)?;
-        Ok(SledStore {
+        Ok(Open {
+            boards: db.open_tree("boards").map_err(backend)?,
+            docs: db.open_tree("docs").map_err(backend)?,
+            private_rooms: db.open_tree("private_rooms").map_err(backend)?,
+            snapshots: db.open_tree("snapshots").map_err(backend)?,
             db,
-            boards,
-            docs,
-            private_rooms,
-            snapshots,
-            gate: std::sync::RwLock::new(()),
         })
     }
 
@@ -78,6 +90,75 @@ impl SledStore {
             &self.snapshots,
         ]
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The first bytes of an export stream.
+const EXPORT_MAGIC: &[u8] = b"JOURNEYBOARD-EXPORT-1\n";
+/// Marks the end of an export stream, before the entry count.
+const EXPORT_END: u8 = 0xff;
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(SledStore {
+            open: RwLock::new(Some(Arc::new(Open::new(dir)?))),
+            dir: dir.to_path_buf(),
+            failing_since: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            gate: RwLock::new(()),
+        })
+    }
+
+    /// Runs `op` on the open database, reopening it first if it failed a while ago; a
+    /// backend error marks the store as failing.
+    fn using<T>(&self, op: impl FnOnce(&Open) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let result = self.current().and_then(|open| op(&open));
+        if let Err(StoreError::Backend(_)) = &result {
+            lock(&self.failing_since).get_or_insert_with(Instant::now);
+        }
+        result
+    }
+
+    /// The open database: the current one, or, if the store has been failing for
+    /// [`REOPEN_EVERY`], a freshly opened one (sled's own error state never clears).
+    fn current(&self) -> Result<Arc<Open>, StoreError> {
+        let retry = matches!(*lock(&self.failing_since), Some(at) if at.elapsed() >= REOPEN_EVERY);
+        if retry {
+            self.reopen();
+        }
+        self.open
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Backend("the store could not be opened again".into()))
+    }
+
+    /// Drops the failed database and opens it again.
+    fn reopen(&self) {
+        let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
+        let mut failing = lock(&self.failing_since);
+        if !matches!(*failing, Some(at) if at.elapsed() >= REOPEN_EVERY) {
+            return; // another thread just did
+        }
+        // The old database must be gone before sled can lock its files again.
+        drop(open.take());
+        match Open::new(&self.dir) {
+            Ok(reopened) => {
+                *open = Some(Arc::new(reopened));
+                *failing = None;
+                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                tracing::warn!(generation, "the store failed and was opened again");
+            }
+            Err(e) => {
+                *failing = Some(Instant::now());
+                tracing::error!("the store could not be opened again: {e}");
+            }
+        }
+    }
 
     /// Reads an export stream (from [`Store::export`]) into this store, over what it holds;
     /// fails on a truncated or foreign stream. Returns the number of entries.
@@ -90,7 +171,8 @@ impl SledStore {
         if magic != EXPORT_MAGIC {
             return Err(corrupt("not a Journeyboard export"));
         }
-        let trees = self.trees();
+        let open = self.current()?;
+        let trees = open.trees();
         let mut count = 0u64;
         loop {
             let mut tag = [0u8; 1];
@@ -117,7 +199,7 @@ impl SledStore {
 
     /// How many boards the store holds.
     pub fn board_count(&self) -> Result<usize, StoreError> {
-        Ok(self.boards.len())
+        self.using(|s| Ok(s.boards.len()))
     }
 }
 
@@ -184,84 +266,100 @@ fn update_prefix(id: Uuid) -> [u8; 17] {
 }
 
 impl Store for SledStore {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     fn create_board(&self, id: Uuid, meta: &BoardMeta, snapshot: &[u8]) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut value = 0u64.to_be_bytes().to_vec();
-        value.extend_from_slice(snapshot);
-        self.docs.insert(snapshot_key(id), value).map_err(backend)?;
-        // Metadata last: a board exists for readers only once its document does.
-        self.boards.insert(id.as_bytes(), json).map_err(backend)?;
-        self.db.flush().map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut value = 0u64.to_be_bytes().to_vec();
+            value.extend_from_slice(snapshot);
+            s.docs.insert(snapshot_key(id), value).map_err(backend)?;
+            // Metadata last: a board exists for readers only once its document does.
+            s.boards.insert(id.as_bytes(), json).map_err(backend)?;
+            s.db.flush().map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn board_meta(&self, id: Uuid) -> Result<Option<BoardMeta>, StoreError> {
-        match self.boards.get(id.as_bytes()).map_err(backend)? {
+        self.using(|s| match s.boards.get(id.as_bytes()).map_err(backend)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("board {id}: {e}"))),
-        }
+        })
     }
 
     fn put_board_meta(&self, id: Uuid, meta: &BoardMeta) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.boards.insert(id.as_bytes(), json).map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            s.boards.insert(id.as_bytes(), json).map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn load_doc(&self, id: Uuid) -> Result<StoredDoc, StoreError> {
-        let mut doc = StoredDoc::default();
-        if let Some(value) = self.docs.get(snapshot_key(id)).map_err(backend)? {
-            if value.len() >= 8 {
-                doc.snapshot_seq = u64::from_be_bytes(value[..8].try_into().expect("8 bytes"));
-                doc.snapshot = value[8..].to_vec();
+        self.using(|s| {
+            let mut doc = StoredDoc::default();
+            if let Some(value) = s.docs.get(snapshot_key(id)).map_err(backend)? {
+                if value.len() >= 8 {
+                    doc.snapshot_seq = u64::from_be_bytes(value[..8].try_into().expect("8 bytes"));
+                    doc.snapshot = value[8..].to_vec();
+                }
             }
-        }
-        for entry in self.docs.scan_prefix(update_prefix(id)) {
-            let (key, value) = entry.map_err(backend)?;
-            let seq = u64::from_be_bytes(key[17..25].try_into().expect("25-byte update key"));
-            doc.updates.push((seq, value.to_vec()));
-        }
-        Ok(doc)
+            for entry in s.docs.scan_prefix(update_prefix(id)) {
+                let (key, value) = entry.map_err(backend)?;
+                let seq = u64::from_be_bytes(key[17..25].try_into().expect("25-byte update key"));
+                doc.updates.push((seq, value.to_vec()));
+            }
+            Ok(doc)
+        })
     }
 
     fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError> {
-        self.docs
-            .insert(update_key(id, seq), update)
-            .map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            s.docs
+                .insert(update_key(id, seq), update)
+                .map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
-        let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
-        let mut value = up_to_seq.to_be_bytes().to_vec();
-        value.extend_from_slice(snapshot);
-        let mut batch = sled::Batch::default();
-        batch.insert(&snapshot_key(id), value);
-        let covered = self
-            .docs
-            .range(update_key(id, 0)..=update_key(id, up_to_seq));
-        for entry in covered {
-            let (key, _) = entry.map_err(backend)?;
-            batch.remove(key);
-        }
-        self.docs.apply_batch(batch).map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
+            let mut value = up_to_seq.to_be_bytes().to_vec();
+            value.extend_from_slice(snapshot);
+            let mut batch = sled::Batch::default();
+            batch.insert(&snapshot_key(id), value);
+            let covered = s.docs.range(update_key(id, 0)..=update_key(id, up_to_seq));
+            for entry in covered {
+                let (key, _) = entry.map_err(backend)?;
+                batch.remove(key);
+            }
+            s.docs.apply_batch(batch).map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            s.db.flush().map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError> {
-        let mut key = board.as_bytes().to_vec();
-        key.extend_from_slice(public_id.as_bytes());
-        self.private_rooms
-            .insert(key, room.as_bytes())
-            .map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            let mut key = board.as_bytes().to_vec();
+            key.extend_from_slice(public_id.as_bytes());
+            s.private_rooms
+                .insert(key, room.as_bytes())
+                .map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn put_snapshot(
@@ -270,27 +368,31 @@ impl Store for SledStore {
         meta: &SnapshotMeta,
         state: &[u8],
     ) -> Result<(), StoreError> {
-        let id = Uuid::parse_str(&meta.id)
-            .map_err(|e| StoreError::Corrupt(format!("snapshot id: {e}")))?;
-        let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // Value: metadata length (u32 BE), metadata JSON, then the state.
-        let mut value = (json.len() as u32).to_be_bytes().to_vec();
-        value.extend_from_slice(&json);
-        value.extend_from_slice(state);
-        self.snapshots
-            .insert(snapshot_entry_key(board, id), value)
-            .map_err(backend)?;
-        Ok(())
+        self.using(|s| {
+            let id = Uuid::parse_str(&meta.id)
+                .map_err(|e| StoreError::Corrupt(format!("snapshot id: {e}")))?;
+            let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // Value: metadata length (u32 BE), metadata JSON, then the state.
+            let mut value = (json.len() as u32).to_be_bytes().to_vec();
+            value.extend_from_slice(&json);
+            value.extend_from_slice(state);
+            s.snapshots
+                .insert(snapshot_entry_key(board, id), value)
+                .map_err(backend)?;
+            Ok(())
+        })
     }
 
     fn list_snapshots(&self, board: Uuid) -> Result<Vec<SnapshotMeta>, StoreError> {
-        self.snapshots
-            .scan_prefix(board.as_bytes())
-            .map(|entry| {
-                let (_, value) = entry.map_err(backend)?;
-                Ok(split_snapshot(&value)?.0)
-            })
-            .collect()
+        self.using(|s| {
+            s.snapshots
+                .scan_prefix(board.as_bytes())
+                .map(|entry| {
+                    let (_, value) = entry.map_err(backend)?;
+                    Ok(split_snapshot(&value)?.0)
+                })
+                .collect()
+        })
     }
 
     fn snapshot(
@@ -298,17 +400,19 @@ impl Store for SledStore {
         board: Uuid,
         id: Uuid,
     ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError> {
-        match self
-            .snapshots
-            .get(snapshot_entry_key(board, id))
-            .map_err(backend)?
-        {
-            None => Ok(None),
-            Some(value) => {
-                let (meta, state) = split_snapshot(&value)?;
-                Ok(Some((meta, state.to_vec())))
+        self.using(|s| {
+            match s
+                .snapshots
+                .get(snapshot_entry_key(board, id))
+                .map_err(backend)?
+            {
+                None => Ok(None),
+                Some(value) => {
+                    let (meta, state) = split_snapshot(&value)?;
+                    Ok(Some((meta, state.to_vec())))
+                }
             }
-        }
+        })
     }
 
     /// Tree by tree, entry by entry: `[tree index][key length u32][key][value length
@@ -317,34 +421,38 @@ impl Store for SledStore {
     /// in the copy or after it, in order (a board's log is read in sequence order and
     /// appended to in sequence order, so the copy holds a prefix of it).
     fn export(&self, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
-        let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        let io = |e: std::io::Error| StoreError::Backend(format!("writing the export: {e}"));
-        out.write_all(EXPORT_MAGIC).map_err(io)?;
-        let mut count = 0u64;
-        for (index, tree) in self.trees().iter().enumerate() {
-            for entry in tree.iter() {
-                let (key, value) = entry.map_err(backend)?;
-                out.write_all(&[index as u8]).map_err(io)?;
-                write_chunk(out, &key).map_err(io)?;
-                write_chunk(out, &value).map_err(io)?;
-                count += 1;
+        self.using(|s| {
+            let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
+            let io = |e: std::io::Error| StoreError::Backend(format!("writing the export: {e}"));
+            out.write_all(EXPORT_MAGIC).map_err(io)?;
+            let mut count = 0u64;
+            for (index, tree) in s.trees().iter().enumerate() {
+                for entry in tree.iter() {
+                    let (key, value) = entry.map_err(backend)?;
+                    out.write_all(&[index as u8]).map_err(io)?;
+                    write_chunk(out, &key).map_err(io)?;
+                    write_chunk(out, &value).map_err(io)?;
+                    count += 1;
+                }
             }
-        }
-        out.write_all(&[EXPORT_END]).map_err(io)?;
-        out.write_all(&count.to_be_bytes()).map_err(io)?;
-        Ok(count)
+            out.write_all(&[EXPORT_END]).map_err(io)?;
+            out.write_all(&count.to_be_bytes()).map_err(io)?;
+            Ok(count)
+        })
     }
 
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
-        let mut rooms = Vec::new();
-        for entry in self.private_rooms.scan_prefix(board.as_bytes()) {
-            let (key, value) = entry.map_err(backend)?;
-            let owner = String::from_utf8_lossy(&key[16..]).into_owned();
-            let room = Uuid::from_slice(&value)
-                .map_err(|e| StoreError::Corrupt(format!("private room of {board}: {e}")))?;
-            rooms.push((owner, room));
-        }
-        Ok(rooms)
+        self.using(|s| {
+            let mut rooms = Vec::new();
+            for entry in s.private_rooms.scan_prefix(board.as_bytes()) {
+                let (key, value) = entry.map_err(backend)?;
+                let owner = String::from_utf8_lossy(&key[16..]).into_owned();
+                let room = Uuid::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(format!("private room of {board}: {e}")))?;
+                rooms.push((owner, room));
+            }
+            Ok(rooms)
+        })
     }
 }
 
@@ -372,7 +480,8 @@ mod tests {
         let entries = source.export(&mut stream).unwrap();
         let copy = SledStore::open(&to).unwrap();
         assert_eq!(copy.import(&mut stream.as_slice()).unwrap(), entries);
-        for (a, b) in source.trees().iter().zip(copy.trees()) {
+        let (source_open, copy_open) = (source.current().unwrap(), copy.current().unwrap());
+        for (a, b) in source_open.trees().iter().zip(copy_open.trees()) {
             let a: Vec<_> = a.iter().map(Result::unwrap).collect();
             let b: Vec<_> = b.iter().map(Result::unwrap).collect();
             assert_eq!(a, b);
