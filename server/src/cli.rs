@@ -82,14 +82,14 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-/// Caps glibc's malloc arenas at two by starting the process again, once, with
-/// `MALLOC_ARENA_MAX=2` (glibc reads it only from the environment, at start; the project
+/// Gives glibc's malloc a single arena by starting the process again, once, with
+/// `MALLOC_ARENA_MAX=1` (glibc reads it only from the environment, at start; the project
 /// forbids `unsafe`, so no `mallopt`). Otherwise every thread that allocates under
 /// contention gets an arena of its own (up to eight per core): tokio's workers, its blocking
-/// pool and sled's threads each kept freed memory of their own, and the 10-board fanout
-/// benchmark peaked at 71 MiB resident instead of about 50, at no measurable CPU cost
-/// (BENCHMARKS.md). An operator's own `MALLOC_ARENA_MAX` is kept; if the restart cannot
-/// happen, the server runs on as it is.
+/// pool and sled's threads each kept freed memory of their own. 10-board fanout benchmark,
+/// 30 s: peak RSS about 72 MiB uncapped, 48-52 with two arenas, 43-44 with one, at no
+/// measurable CPU cost (BENCHMARKS.md). An operator's own `MALLOC_ARENA_MAX` is kept; if the
+/// restart cannot happen, the server runs on as it is.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -104,9 +104,9 @@ fn limit_malloc_arenas() {
         // `exec` returns only if it failed.
         let error = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
-            .env(VAR, "2")
+            .env(VAR, "1")
             .exec();
-        eprintln!("journeyboard: could not restart with {VAR}=2 ({error}); running on");
+        eprintln!("journeyboard: could not restart with {VAR}=1 ({error}); running on");
     }
 }
 
