@@ -40,22 +40,30 @@ impl Content {
         }
     }
 
-    /// The live document, decoding it first if it rests. Counts as a use.
-    pub fn live(&mut self) -> &mut Live {
+    /// The live document, decoding it first if it rests. Counts as a use. Should the
+    /// encoding not decode (a yrs bug: it is yrs' own encoding of a document it had decoded),
+    /// the document comes from `reload` (the store, which has all of it: a room rests only
+    /// when nothing is waiting to be stored).
+    pub fn live(&mut self, reload: impl FnOnce() -> Option<Doc>) -> &mut Live {
         if let Content::Resting(state) = self {
             let doc = Doc::new();
-            let applied = Update::decode_v1(state)
+            let decoded = Update::decode_v1(state)
                 .map_err(|e| e.to_string())
                 .and_then(|u| {
                     doc.transact_mut()
                         .apply_update(u)
                         .map_err(|e| e.to_string())
                 });
-            if let Err(e) = applied {
-                // Cannot happen short of a yrs bug (the state is yrs' own encoding of a
-                // document it had decoded); the store still has every update.
-                tracing::error!("a resting document does not decode: {e}");
-            }
+            let doc = match decoded {
+                Ok(()) => doc,
+                Err(e) => {
+                    tracing::error!("a resting document does not decode ({e}); loading it again");
+                    reload().unwrap_or_else(|| {
+                        tracing::error!("a resting document could not be loaded again either");
+                        doc
+                    })
+                }
+            };
             *self = Content::new(doc);
         }
         match self {
@@ -97,5 +105,33 @@ impl Content {
     /// Whether the document is decoded now.
     pub fn is_live(&self) -> bool {
         matches!(self, Content::Live { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journeyboard_shared::schema::new_board_doc;
+    use journeyboard_shared::Template;
+
+    fn stages(live: &Live) -> usize {
+        live.view.stages(&live.doc.transact()).len()
+    }
+
+    #[test]
+    fn a_document_rests_as_its_encoding_and_comes_back_whole() {
+        let mut content = Content::new(new_board_doc("R", Template::CurrentState, 0.0));
+        assert!(!content.rest_if_unused(Duration::from_secs(60)));
+        assert!(content.rest_if_unused(Duration::ZERO));
+        assert!(!content.is_live());
+        let live = content.live(|| panic!("decodes without the store"));
+        assert_eq!(stages(live), 5);
+    }
+
+    #[test]
+    fn a_resting_encoding_that_does_not_decode_is_replaced_by_the_stores_copy() {
+        let mut content = Content::Resting(vec![0xff, 0x00, 0x13]);
+        let live = content.live(|| Some(new_board_doc("R", Template::CurrentState, 0.0)));
+        assert_eq!(stages(live), 5);
     }
 }

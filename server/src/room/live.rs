@@ -133,30 +133,7 @@ impl Room {
     ) -> Result<Room, StoreError> {
         let store_generation = store.generation();
         let stored = store.load_doc(id)?;
-        let doc = Doc::new();
-        {
-            let mut txn = doc.transact_mut();
-            if !stored.snapshot.is_empty() {
-                match YUpdate::decode_v1(&stored.snapshot) {
-                    Ok(update) => {
-                        if let Err(e) = txn.apply_update(update) {
-                            tracing::error!(board = %id, "snapshot does not apply: {e}");
-                        }
-                    }
-                    Err(e) => tracing::error!(board = %id, "snapshot does not decode: {e}"),
-                }
-            }
-            for (seq, bytes) in &stored.updates {
-                match YUpdate::decode_v1(bytes) {
-                    Ok(update) => {
-                        if let Err(e) = txn.apply_update(update) {
-                            tracing::warn!(board = %id, seq, "skipping stored update: {e}");
-                        }
-                    }
-                    Err(e) => tracing::warn!(board = %id, seq, "skipping torn stored update: {e}"),
-                }
-            }
-        }
+        let doc = doc_from(id, &stored);
         let approx_bytes =
             stored.snapshot.len() + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
         Ok(Room {
@@ -218,7 +195,12 @@ impl Room {
             return None;
         }
         let (queue, outgoing) = mpsc::channel(PEER_QUEUE_FRAMES);
-        let sv = st.content.live().doc.transact().state_vector();
+        let sv = st
+            .content
+            .live(|| self.reload())
+            .doc
+            .transact()
+            .state_vector();
         let _ = queue.try_send(Outgoing::Frame(protocol::sync_step1(sv)));
         if let Ok(presence) = st.awareness.update() {
             if !presence.clients.is_empty() {
@@ -262,7 +244,12 @@ impl Room {
         for message in messages {
             match message {
                 Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                    let diff = st.content.live().doc.transact().encode_diff_v1(&sv);
+                    let diff = st
+                        .content
+                        .live(|| self.reload())
+                        .doc
+                        .transact()
+                        .encode_diff_v1(&sv);
                     send_to(&mut st, conn, protocol::sync_step2(diff));
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
@@ -330,7 +317,7 @@ impl Room {
             approx_bytes,
             ..
         } = &mut *st;
-        let Live { doc, view, guard } = content.live();
+        let Live { doc, view, guard } = content.live(|| self.reload());
         let (doc, view) = (&*doc, &*view);
         let board = self.kind == RoomKind::Board;
         let switches =
@@ -465,7 +452,7 @@ impl Room {
         }
         self.recover_store(&mut st)?;
         let (result, delta) = {
-            let live = st.content.live();
+            let live = st.content.live(|| self.reload());
             let mut txn = live.doc.transact_mut();
             let result = change(&live.view, &mut txn);
             (result, txn.encode_update_v1())
@@ -503,7 +490,7 @@ impl Room {
     /// Reads the document.
     pub(super) fn read<R>(&self, read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
         let mut st = self.lock();
-        let live = st.content.live();
+        let live = st.content.live(|| self.reload());
         let txn = live.doc.transact();
         read(&live.view, &txn)
     }
@@ -552,6 +539,17 @@ impl Room {
     pub fn has_unsnapshotted_changes(&self) -> bool {
         let st = self.lock();
         st.unsnapshotted > 0 || st.needs_snapshot || st.store_generation != self.store.generation()
+    }
+
+    /// The document as the store has it, should a resting one fail to decode.
+    fn reload(&self) -> Option<Doc> {
+        match self.store.load_doc(self.id) {
+            Ok(stored) => Some(doc_from(self.id, &stored)),
+            Err(e) => {
+                tracing::error!(board = %self.id, "could not load the board again: {e}");
+                None
+            }
+        }
     }
 
     /// Lets the document rest (see `content.rs`) if nobody used it for `after` and the store
@@ -613,7 +611,7 @@ impl Room {
     pub fn summary(&self) -> BoardSummary {
         let mut st = self.lock();
         let connected = st.peers.len();
-        let Live { doc, view, .. } = st.content.live();
+        let Live { doc, view, .. } = st.content.live(|| self.reload());
         let txn = doc.transact();
         BoardSummary {
             id: self.id.to_string(),
@@ -631,6 +629,36 @@ impl Room {
     pub fn encode_state(&self) -> Vec<u8> {
         self.lock().content.encode_state()
     }
+}
+
+/// A board's document from what the store holds. An update in the log that no longer decodes
+/// (a torn write) is skipped with a warning.
+fn doc_from(id: uuid::Uuid, stored: &crate::store::StoredDoc) -> Doc {
+    let doc = Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        if !stored.snapshot.is_empty() {
+            match YUpdate::decode_v1(&stored.snapshot) {
+                Ok(update) => {
+                    if let Err(e) = txn.apply_update(update) {
+                        tracing::error!(board = %id, "snapshot does not apply: {e}");
+                    }
+                }
+                Err(e) => tracing::error!(board = %id, "snapshot does not decode: {e}"),
+            }
+        }
+        for (seq, bytes) in &stored.updates {
+            match YUpdate::decode_v1(bytes) {
+                Ok(update) => {
+                    if let Err(e) = txn.apply_update(update) {
+                        tracing::warn!(board = %id, seq, "skipping stored update: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!(board = %id, seq, "skipping torn stored update: {e}"),
+            }
+        }
+    }
+    doc
 }
 
 /// What to tell the sender of an update refused for its size, if it was.
