@@ -30,5 +30,11 @@ pub mod snapshots;
 pub mod store;
 pub mod ws;
 
+/// Locks a std mutex, going on past a poisoning panic: every mutex here guards data that
+/// stays consistent between operations (whole transactions, plain collections).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub use app::{run, AppState};
 pub use config::Config;

@@ -21,6 +21,7 @@
 //! stays in the document: it is taken out after every apply and kept with the connection that
 //! sent it, to be retried (guarded again) with that connection's next update.
 
+use crate::lock;
 use journeyboard_shared::rules::{check, Changes, Guarded, Touched, Violation};
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::Role;
@@ -442,11 +443,6 @@ fn touched_keys(
             }
         }
     }
-}
-
-/// Locks a mutex, going on past a poisoning panic (the data is a plain collection).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Decodes a v1 update.

@@ -157,13 +157,20 @@ impl Rooms {
             .count()
     }
 
+    /// Every room loaded now.
+    fn loaded_rooms(&self) -> Vec<Arc<Room>> {
+        self.slots()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
+    }
+
     /// Closes, with `reason`, every connection of board `board` (its room and its private
     /// rooms) that joined with one of `roles`. Returns how many.
     pub fn close_peers(&self, board: Uuid, roles: &[Role], reason: CloseReason) -> usize {
         let rooms: Vec<Arc<Room>> = self
-            .slots()
-            .values()
-            .filter_map(|slot| slot.get().cloned())
+            .loaded_rooms()
+            .into_iter()
             .filter(|room| match room.kind() {
                 RoomKind::Board => room.id() == board,
                 RoomKind::Private { board: of, .. } => *of == board,
@@ -194,11 +201,7 @@ impl Rooms {
                     _ = closing.changed() => return,
                 }
                 let Some(rooms) = rooms.upgrade() else { return };
-                let loaded: Vec<Arc<Room>> = rooms
-                    .slots()
-                    .values()
-                    .filter_map(|slot| slot.get().cloned())
-                    .collect();
+                let loaded = rooms.loaded_rooms();
                 drop(rooms);
                 // Encoding thousands of documents takes a while: off the runtime's threads,
                 // so that no relay waits for it (each room is locked only for its own).

@@ -20,6 +20,7 @@
 //! again before their next update.
 
 use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
+use crate::lock;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -90,10 +91,6 @@ impl Open {
             &self.snapshots,
         ]
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The first bytes of an export stream.
