@@ -28,7 +28,6 @@ use journeyboard_shared::Role;
 use std::sync::{Arc, Mutex};
 use yrs::types::ToJson;
 use yrs::types::{Event, Events, PathSegment};
-use yrs::updates::decoder::Decode;
 use yrs::{
     Any, Array, ArrayRef, DeepObservable, Doc, IdSet, In, Map, MapPrelim, MapRef, ReadTxn,
     StateVector, Transact, TransactionMut, UndoManager, Update, WriteTxn,
@@ -447,7 +446,7 @@ fn touched_keys(
 
 /// Decodes a v1 update.
 pub fn decode(update: &[u8]) -> Result<Update, ApplyError> {
-    Update::decode_v1(update).map_err(|e| ApplyError(e.to_string()))
+    super::protocol::decode_update(update).map_err(ApplyError)
 }
 
 /// The full state of a doc (for tests).
@@ -462,6 +461,7 @@ mod tests {
     use super::*;
     use journeyboard_shared::model::{NewNote, Phase, Template};
     use journeyboard_shared::schema::{key, new_board_doc};
+    use yrs::updates::decoder::Decode;
     use yrs::{GetString, Text};
 
     /// A server document with a guard, and a peer in sync with it.

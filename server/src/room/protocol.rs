@@ -10,7 +10,7 @@ use bytes::Bytes;
 use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::decoder::{Decode, Decoder, DecoderV1};
 use yrs::updates::encoder::Encode;
-use yrs::StateVector;
+use yrs::{StateVector, Update};
 
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,24 @@ pub enum FrameError {
     Empty,
     #[error("malformed y-sync message: {0}")]
     Malformed(#[from] yrs::encoding::read::Error),
+    #[error("malformed y-sync message: {0}")]
+    Refused(&'static str),
+}
+
+/// Runs a yrs decoder on a peer's bytes, turning a panic into an error. yrs asserts, in
+/// builds with debug assertions (the tests'), that every client id it reads fits in 53 bits,
+/// and a peer may send any number (the fuzz test found it); release builds mask the id
+/// instead. A peer's bytes must not panic the server in either.
+fn decoding<T>(decode: impl FnOnce() -> T) -> Result<T, &'static str> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
+        .map_err(|_| "a client id out of range")
+}
+
+/// Decodes a v1 document update from a peer.
+pub fn decode_update(update: &[u8]) -> Result<Update, String> {
+    decoding(|| Update::decode_v1(update))
+        .map_err(str::to_string)?
+        .map_err(|e| e.to_string())
 }
 
 /// Decodes every message of a frame, or fails if any part of it is malformed.
@@ -30,7 +48,8 @@ pub fn decode_frame(data: &[u8]) -> Result<Vec<Message>, FrameError> {
     let mut messages = Vec::with_capacity(1);
     while !rest.is_empty() {
         let mut decoder = DecoderV1::from(rest);
-        messages.push(Message::decode(&mut decoder)?);
+        let message = decoding(|| Message::decode(&mut decoder)).map_err(FrameError::Refused)?;
+        messages.push(message?);
         let remaining = decoder.read_to_end()?.len();
         rest = &rest[rest.len() - remaining..];
     }
@@ -101,5 +120,46 @@ mod tests {
             decode_frame(&[1, 5, 1, 2]).is_err(),
             "awareness shorter than it says"
         );
+    }
+
+    fn var(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    #[test]
+    fn client_ids_past_53_bits_are_refused_not_a_panic() {
+        // Awareness: one entry from client 2^60.
+        let mut payload = Vec::new();
+        var(&mut payload, 1);
+        var(&mut payload, 1 << 60);
+        var(&mut payload, 1);
+        var(&mut payload, 2);
+        payload.extend_from_slice(b"{}");
+        let mut awareness = vec![1];
+        var(&mut awareness, payload.len() as u64);
+        awareness.extend_from_slice(&payload);
+        // A document update with one client 2^60 and no structs; and a state vector.
+        let mut update = Vec::new();
+        var(&mut update, 1);
+        var(&mut update, 0);
+        var(&mut update, 1 << 60);
+        var(&mut update, 0);
+        update.push(0);
+        let mut step1 = vec![0, 0];
+        let mut sv = Vec::new();
+        var(&mut sv, 1);
+        var(&mut sv, 1 << 60);
+        var(&mut sv, 3);
+        var(&mut step1, sv.len() as u64);
+        step1.extend_from_slice(&sv);
+        // With debug assertions yrs would panic on each; release builds mask the id.
+        let masked = !cfg!(debug_assertions);
+        assert!(masked || decode_frame(&awareness).is_err());
+        assert!(masked || decode_frame(&step1).is_err());
+        assert!(masked || decode_update(&update).is_err());
     }
 }
