@@ -67,6 +67,8 @@ console.log(JSON.stringify({
   lanes: doc.getArray('lanes').toArray().map((l) => l.get('kind')),
   rustNoteText: rustNote.get('text').toString(),
   rustNoteTextIsYText: rustNote.get('text') instanceof Y.Text,
+  bulkTextLength: [...notes.keys()].filter((id) => id.startsWith('bulk-'))
+    .reduce((sum, id) => sum + notes.get(id).get('text').toString().length, 0),
   peers: [...provider.awareness.getStates().values()].map((s) => s.user && s.user.name).filter(Boolean)
 }))
 clearTimeout(timeout)

@@ -8,6 +8,22 @@ use journeyboard_shared::{NewNote, NoteColor};
 use journeyboard_tests::{create_board, TestServer, YClient, PATIENCE};
 use std::path::Path;
 
+const BULK_NOTES: usize = 8;
+const BULK_NOTE_CHARS: usize = 4_000;
+
+fn bulk_note(i: usize) -> NewNote {
+    NewNote {
+        id: format!("bulk-{i}"),
+        text: "abcdefghij".repeat(BULK_NOTE_CHARS / 10),
+        stage: "awareness".into(),
+        lane: "thoughts".into(),
+        color: NoteColor::Blue,
+        author: "Rust".into(),
+        created_at: 1.0,
+        ..NewNote::default()
+    }
+}
+
 #[tokio::test]
 async fn the_official_js_client_syncs_reads_and_writes_a_board() {
     let js_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
@@ -33,6 +49,14 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
                 ..NewNote::default()
             },
         )
+    });
+
+    // Enough text that the board's initial sync (about 32 KB) leaves the server as several
+    // WebSocket fragments, which the JS client must put back together.
+    rust.edit(|view, txn| {
+        for i in 0..BULK_NOTES {
+            view.add_note(txn, &bulk_note(i));
+        }
     });
 
     let node = tokio::process::Command::new("node")
@@ -94,6 +118,7 @@ async fn the_official_js_client_syncs_reads_and_writes_a_board() {
     assert_eq!(seen["lanes"].as_array().unwrap().len(), 9);
     assert_eq!(seen["rustNoteText"], "Written by yrs — ünïcode ✓");
     assert_eq!(seen["rustNoteTextIsYText"], true);
+    assert_eq!(seen["bulkTextLength"], BULK_NOTES * BULK_NOTE_CHARS);
     // The JS participant's phase and stage change was refused: it converged back (above) and
     // the Rust client never had it.
     assert_eq!(rust.read(|v, t| v.phase(t)), "icebreaker");

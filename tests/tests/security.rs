@@ -326,6 +326,34 @@ async fn hostile_http_requests_get_clear_errors_and_nothing_outside_the_static_r
                 .contains("invalid"));
         }
     }
+    // The WebSocket route with a valid board and token but no valid upgrade: a clear error
+    // before the board is touched.
+    let ws_path = format!("/ws/{}?t={}", board.id, board.participant_token);
+    // "close" so that the server ends the connection after its answer.
+    let upgrade = "Connection: Upgrade, close\r\nUpgrade: websocket\r\n";
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    for (headers, status, error) in [
+        (
+            "Connection: close\r\n".into(),
+            426,
+            "WebSocket connections only",
+        ),
+        (
+            format!("{upgrade}{key}Sec-WebSocket-Version: 8\r\n"),
+            400,
+            "WebSocket version",
+        ),
+        (
+            format!("{upgrade}Sec-WebSocket-Version: 13\r\n"),
+            400,
+            "Sec-WebSocket-Key",
+        ),
+    ] {
+        let request = format!("GET {ws_path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        let (got, answer) = raw(server.addr, &request).await;
+        assert_eq!(got, status, "{headers}: {answer}");
+        assert!(answer.contains(error), "{headers}: {answer}");
+    }
     assert_eq!(
         server.state.rooms.loaded_count(),
         0,

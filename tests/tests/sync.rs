@@ -83,13 +83,14 @@ async fn a_late_joiner_gets_the_full_state() {
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Late", "service-blueprint").await;
     let a = YClient::connect(&server.ws_url(&board.id, &board.participant_token)).await;
+    // About 20 KB of text: the late joiner's sync arrives in several WebSocket fragments.
     for i in 0..20 {
         a.edit(|view, txn| {
             view.add_note(
                 txn,
                 &note(
                     &format!("n{i}"),
-                    &format!("note {i}"),
+                    &format!("note {i} {}", "-".repeat(1_000)),
                     "awareness",
                     "actions",
                 ),

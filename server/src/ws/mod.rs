@@ -10,19 +10,24 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::limits::{RateLimiter, THROTTLE_LOG_EVERY};
 use crate::room::{private_room_id, CloseReason, Joined, Outgoing, Room, RoomKind};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
+use handshake::{Handshake, Socket};
 use journeyboard_shared::identity::public_id;
 use journeyboard_shared::Role;
+use send::{within_send_timeout, write_batch};
 use serde::Deserialize;
-use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+
+mod handshake;
+mod send;
 
 /// Largest message a client may send. A frame carries one update or a sync step 2 with a
 /// client's offline edits; 4 MiB holds thousands of notes. Anything larger is refused with
@@ -38,13 +43,6 @@ const TRANSPORT_MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_BYTES;
 /// without a TCP close (sleeping laptops, dropped Wi-Fi).
 const PING_EVERY: Duration = Duration::from_secs(15);
 const DEAD_AFTER: Duration = Duration::from_secs(45);
-
-/// How long a write to a client may take before the client counts as stalled (its receive
-/// window stays full): it is dropped, so a stuck socket never holds a task and its queue.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Most frames written before one flush.
-const BATCH_FRAMES: usize = 64;
 
 /// Read buffer per connection. tungstenite's default (128 KiB) is zero-filled on first read,
 /// so it costs 128 KiB of resident memory per connection; client frames are small (a large
@@ -83,7 +81,7 @@ pub async fn upgrade(
     Path(path): Path<WsPath>,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    handshake: Handshake,
 ) -> Result<Response, AppError> {
     check_origin(&state, &headers)?;
     let limits = state.config.limits;
@@ -123,32 +121,33 @@ pub async fn upgrade(
     tracing::info!(board = %access.id, conn = joined.conn, role = %access.role, private, "client connected");
     let rooms = Arc::clone(&state.rooms);
     let shutdown = state.shutdown.subscribe();
-    Ok(ws
-        .max_message_size(TRANSPORT_MAX_MESSAGE_BYTES)
-        .max_frame_size(TRANSPORT_MAX_MESSAGE_BYTES)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(TRANSPORT_MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(TRANSPORT_MAX_MESSAGE_BYTES))
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_failed_upgrade({
-            let (rooms, room) = (Arc::clone(&rooms), Arc::clone(&room));
-            let conn = joined.conn;
-            move |e| {
-                tracing::warn!("websocket upgrade failed: {e}");
-                rooms.leave(&room, conn);
-            }
-        })
-        .on_upgrade(move |socket| async move {
-            let _connection = connection;
-            let conn = joined.conn;
-            let limiter = RateLimiter::new(limits.messages_per_second, limits.message_burst);
-            let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown, limiter).await;
-            tracing::info!(board = %room.id(), conn, code = close.code, reason = close.reason, "client disconnected");
+        .write_buffer_size(send::WRITE_BUFFER_BYTES);
+    let failed = {
+        let (rooms, room) = (Arc::clone(&rooms), Arc::clone(&room));
+        let conn = joined.conn;
+        move |e| {
+            tracing::warn!("websocket upgrade failed: {e}");
             rooms.leave(&room, conn);
-        }))
+        }
+    };
+    Ok(handshake.accept(config, failed, move |socket| async move {
+        let _connection = connection;
+        let conn = joined.conn;
+        let limiter = RateLimiter::new(limits.messages_per_second, limits.message_burst);
+        let close = serve(socket, &room, joined.conn, joined.outgoing, shutdown, limiter).await;
+        tracing::info!(board = %room.id(), conn, code = close.code, reason = close.reason, "client disconnected");
+        rooms.leave(&room, conn);
+    }))
 }
 
 /// Runs one connection until it closes; returns why it closed. One task: it sends queued
 /// frames and reads the socket in one `select!`, so no lock or split is needed.
 async fn serve(
-    mut socket: WebSocket,
+    mut socket: Socket,
     room: &Arc<Room>,
     conn: crate::room::ConnId,
     mut outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
@@ -185,7 +184,7 @@ async fn serve(
                 None => break CloseReason::TOO_SLOW,
             },
             _ = sleep_until(throttled), if throttled.is_some() => throttled = None,
-            incoming = socket.recv(), if throttled.is_none() => {
+            incoming = socket.next(), if throttled.is_none() => {
                 last_heard = tokio::time::Instant::now();
                 match incoming {
                     Some(Ok(Message::Binary(data))) => {
@@ -211,7 +210,7 @@ async fn serve(
                         tracing::warn!(board = %room.id(), conn, "text frame refused");
                         break CloseReason::TEXT_FRAME;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                     Some(Ok(Message::Close(_))) | None => return CloseReason { code: 1000, reason: "client closed" },
                     Some(Err(e)) => {
                         tracing::warn!(board = %room.id(), conn, "socket error: {e}");
@@ -231,7 +230,7 @@ async fn serve(
         }
     };
     let frame = CloseFrame {
-        code: reason.code,
+        code: CloseCode::from(reason.code),
         reason: reason.reason.into(),
     };
     let _ = within_send_timeout(socket.send(Message::Close(Some(frame)))).await;
@@ -277,57 +276,6 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
         StatusCode::FORBIDDEN,
         "this page's origin may not open a board",
     ))
-}
-
-/// Awaits a write, or fails with 1013 once it has waited [`SEND_TIMEOUT`]. A write that
-/// completes at once (the usual case: the kernel takes the bytes) never arms a timer.
-async fn within_send_timeout(
-    write: impl Future<Output = Result<(), axum::Error>>,
-) -> Result<(), CloseReason> {
-    let mut write = std::pin::pin!(write);
-    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-    let result = match first {
-        Poll::Ready(result) => result,
-        Poll::Pending => tokio::time::timeout(SEND_TIMEOUT, write)
-            .await
-            .map_err(|_| CloseReason::TOO_SLOW)?,
-    };
-    result.map_err(|_| CloseReason {
-        code: 1006,
-        reason: "send failed",
-    })
-}
-
-/// Queues `first` and every frame already waiting behind it (up to [`BATCH_FRAMES`]) on the
-/// socket, and returns the write-and-flush to await, plus a close the room asked for after
-/// them. Taking the frames off the queue first keeps the borrow of `outgoing` short.
-fn write_batch<'a>(
-    socket: &'a mut WebSocket,
-    first: bytes::Bytes,
-    outgoing: &mut tokio::sync::mpsc::Receiver<Outgoing>,
-) -> (
-    impl Future<Output = Result<(), axum::Error>> + 'a,
-    Option<CloseReason>,
-) {
-    let mut frames = vec![first];
-    let mut close = None;
-    while frames.len() < BATCH_FRAMES {
-        match outgoing.try_recv() {
-            Ok(Outgoing::Frame(frame)) => frames.push(frame),
-            Ok(Outgoing::Close(reason)) => {
-                close = Some(reason);
-                break;
-            }
-            Err(_) => break,
-        }
-    }
-    let written = async move {
-        for frame in frames {
-            socket.feed(Message::Binary(frame)).await?;
-        }
-        socket.flush().await
-    };
-    (written, close)
 }
 
 /// Joins the board's room, or with `room` = "private" the caller's private room: a
