@@ -6,23 +6,71 @@
 //! stay with the room either way.
 
 use super::guard::Guard;
+use super::protocol;
+use bytes::Bytes;
 use journeyboard_shared::schema::BoardDoc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+/// The key of the observer that tells [`Live::whole_state_frame`] the document changed.
+const CHANGE_OBSERVER: &str = "journeyboard:changed";
 
 /// A decoded document, the view over its roots, and the guard watching it.
 pub struct Live {
     pub doc: Doc,
     pub view: BoardDoc,
     pub guard: Guard,
+    /// The sync step 2 a client with an empty document gets, while the document is unchanged:
+    /// a reconnect storm (every client of a room rejoining at once) then encodes the board
+    /// once instead of once per client, and the clients' queues share one copy.
+    whole_state: Option<Bytes>,
+    /// Set by the document's after-transaction observer: `whole_state` is out of date.
+    /// `None` if the observer could not be added: then nothing is kept.
+    changed: Option<Arc<AtomicBool>>,
 }
 
 impl Live {
     pub fn new(doc: Doc) -> Live {
         let view = BoardDoc::new(&doc);
         let guard = Guard::new(&doc, &view);
-        Live { doc, view, guard }
+        // A committed transaction may have changed the document (a delete changes no state
+        // vector, so that cannot tell): any commit makes the kept frame stale.
+        let changed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&changed);
+        let changed = doc
+            .observe_after_transaction(CHANGE_OBSERVER, move |_| {
+                flag.store(true, Ordering::Relaxed)
+            })
+            .is_ok()
+            .then_some(changed);
+        Live {
+            doc,
+            view,
+            guard,
+            whole_state: None,
+            changed,
+        }
+    }
+
+    /// The sync step 2 frame that brings an empty document up to this one.
+    pub fn whole_state_frame(&mut self) -> Bytes {
+        let encode = |doc: &Doc| {
+            let state = doc
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default());
+            protocol::sync_step2(state)
+        };
+        let Some(changed) = &self.changed else {
+            return encode(&self.doc);
+        };
+        if changed.swap(false, Ordering::Relaxed) {
+            self.whole_state = None;
+        }
+        let doc = &self.doc;
+        self.whole_state.get_or_insert_with(|| encode(doc)).clone()
     }
 }
 
@@ -133,5 +181,39 @@ mod tests {
         let mut content = Content::Resting(vec![0xff, 0x00, 0x13]);
         let live = content.live(|| Some(new_board_doc("R", Template::CurrentState, 0.0)));
         assert_eq!(stages(live), 5);
+    }
+
+    /// The document a client gets from `frame` (a sync step 2), as JSON.
+    fn received(frame: &[u8]) -> String {
+        let doc = Doc::new();
+        let step2 = &protocol::decode_frame(frame).expect("a frame")[0];
+        let yrs::sync::Message::Sync(yrs::sync::SyncMessage::SyncStep2(update)) = step2 else {
+            panic!("not a sync step 2: {step2:?}");
+        };
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(update).expect("an update"))
+            .expect("applies");
+        let view = BoardDoc::new(&doc);
+        format!("{:?}", view.stages(&doc.transact()))
+    }
+
+    #[test]
+    fn the_whole_state_frame_is_kept_until_the_document_changes() {
+        let mut live = Live::new(new_board_doc("R", Template::CurrentState, 0.0));
+        let first = live.whole_state_frame();
+        let again = live.whole_state_frame();
+        assert_eq!(first.as_ptr(), again.as_ptr(), "kept, not encoded again");
+
+        let stage = "added-stage";
+        live.view
+            .insert_stage(&mut live.doc.transact_mut(), 0, stage, "Added");
+        let after_insert = live.whole_state_frame();
+        assert_ne!(first, after_insert);
+        assert!(received(&after_insert).contains("Added"));
+
+        // A delete leaves the state vector as it was: the frame must still be renewed.
+        assert!(live.view.remove_stage(&mut live.doc.transact_mut(), stage));
+        let after_delete = live.whole_state_frame();
+        assert!(!received(&after_delete).contains("Added"));
     }
 }

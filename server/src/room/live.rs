@@ -244,13 +244,13 @@ impl Room {
         for message in messages {
             match message {
                 Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                    let diff = st
-                        .content
-                        .live(|| self.reload())
-                        .doc
-                        .transact()
-                        .encode_diff_v1(&sv);
-                    send_to(&mut st, conn, protocol::sync_step2(diff));
+                    let live = st.content.live(|| self.reload());
+                    let step2 = if sv.is_empty() {
+                        live.whole_state_frame()
+                    } else {
+                        protocol::sync_step2(live.doc.transact().encode_diff_v1(&sv))
+                    };
+                    send_to(&mut st, conn, step2);
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                     if !role.can_write() {
@@ -317,7 +317,9 @@ impl Room {
             approx_bytes,
             ..
         } = &mut *st;
-        let Live { doc, view, guard } = content.live(|| self.reload());
+        let Live {
+            doc, view, guard, ..
+        } = content.live(|| self.reload());
         let (doc, view) = (&*doc, &*view);
         let board = self.kind == RoomKind::Board;
         let switches =
