@@ -64,6 +64,7 @@ pub fn main() -> std::process::ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
     {
@@ -160,6 +161,13 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
 }
+
+/// Threads for blocking work: store reads and writes (board lookups on connect, loads,
+/// compactions), exports, backups. tokio's default is 512, and a burst of connections (each
+/// looks its board up in the store) started dozens that then stayed, kept busy by
+/// compactions: 32 in the fanout benchmark, about 100 KiB resident each. Beyond this many,
+/// blocking work waits its turn.
+const BLOCKING_THREADS: usize = 8;
 
 /// Pending connections the kernel queues for us. tokio's `TcpListener::bind` asks for 128:
 /// when a whole room reconnects at once (a network blip, a server restart) the queue
