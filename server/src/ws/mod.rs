@@ -160,6 +160,9 @@ async fn serve(
     // Over the message rate, the socket is not read until this moment (see `limits`).
     let mut throttled: Option<tokio::time::Instant> = None;
     let mut throttle_logged: Option<tokio::time::Instant> = None;
+    // Made once: made anew on each turn of the loop, it would join and leave the channel's
+    // list of waiters on every relayed frame.
+    let mut shutting_down = std::pin::pin!(shutdown.changed());
     let reason = loop {
         tokio::select! {
             // Queued frames first: a wake-up for a relay then polls only the queue, not the
@@ -171,12 +174,10 @@ async fn serve(
                     // Under load several frames wait in the queue: write them all, then flush
                     // once (one syscall, not one per frame). A client that does not take them
                     // within SEND_TIMEOUT has stalled: drop it, it reconnects and resyncs.
-                    let (written, then_close) = write_batch(&mut socket, frame, &mut outgoing);
-                    if let Err(reason) = within_send_timeout(written).await {
-                        return reason;
-                    }
-                    if let Some(reason) = then_close {
-                        break reason;
+                    match within_send_timeout(write_batch(&mut socket, frame, &mut outgoing)).await {
+                        Ok(None) => {}
+                        Ok(Some(then_close)) => break then_close,
+                        Err(reason) => return reason,
                     }
                 }
                 Some(Outgoing::Close(reason)) => break reason,
@@ -226,7 +227,7 @@ async fn serve(
                     return reason;
                 }
             },
-            _ = shutdown.changed() => break CloseReason::GOING_AWAY,
+            _ = &mut shutting_down => break CloseReason::GOING_AWAY,
         }
     };
     let frame = CloseFrame {

@@ -32,9 +32,9 @@ pub const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Awaits a write, or fails with 1013 once it has waited [`SEND_TIMEOUT`]. A write that
 /// completes at once (the usual case: the kernel takes the bytes) never arms a timer.
-pub async fn within_send_timeout(
-    write: impl Future<Output = Result<(), Error>>,
-) -> Result<(), CloseReason> {
+pub async fn within_send_timeout<T>(
+    write: impl Future<Output = Result<T, Error>>,
+) -> Result<T, CloseReason> {
     let mut write = std::pin::pin!(write);
     let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
     let result = match first {
@@ -49,22 +49,19 @@ pub async fn within_send_timeout(
     })
 }
 
-/// Queues `first` and every frame already waiting behind it (up to [`BATCH_FRAMES`]) on the
-/// socket, and returns the write-and-flush to await, plus a close the room asked for after
-/// them. Taking the frames off the queue first keeps the borrow of `outgoing` short.
-pub fn write_batch<'a>(
-    socket: &'a mut Socket,
+/// Writes `first` and every frame already waiting behind it (up to [`BATCH_FRAMES`]), then
+/// flushes once; returns a close the room asked for after them. Frames are taken off the
+/// queue as they are written, so a batch needs no list of its own.
+pub async fn write_batch(
+    socket: &mut Socket,
     first: Bytes,
     outgoing: &mut tokio::sync::mpsc::Receiver<Outgoing>,
-) -> (
-    impl Future<Output = Result<(), Error>> + 'a,
-    Option<CloseReason>,
-) {
-    let mut messages = vec![first];
+) -> Result<Option<CloseReason>, Error> {
+    write_message(socket, first).await?;
     let mut close = None;
-    while messages.len() < BATCH_FRAMES {
+    for _ in 1..BATCH_FRAMES {
         match outgoing.try_recv() {
-            Ok(Outgoing::Frame(frame)) => messages.push(frame),
+            Ok(Outgoing::Frame(frame)) => write_message(socket, frame).await?,
             Ok(Outgoing::Close(reason)) => {
                 close = Some(reason);
                 break;
@@ -72,19 +69,19 @@ pub fn write_batch<'a>(
             Err(_) => break,
         }
     }
-    let written = async move {
-        for message in messages {
-            if message.len() <= FRAGMENT_BYTES {
-                socket.feed(Message::Binary(message)).await?;
-            } else {
-                for fragment in fragments(message) {
-                    socket.feed(Message::Frame(fragment)).await?;
-                }
-            }
-        }
-        socket.flush().await
-    };
-    (written, close)
+    socket.flush().await?;
+    Ok(close)
+}
+
+/// Queues one message on the socket (written once the buffer fills, or at the flush).
+async fn write_message(socket: &mut Socket, message: Bytes) -> Result<(), Error> {
+    if message.len() <= FRAGMENT_BYTES {
+        return socket.feed(Message::Binary(message)).await;
+    }
+    for fragment in fragments(message) {
+        socket.feed(Message::Frame(fragment)).await?;
+    }
+    Ok(())
 }
 
 /// One binary message as frames of at most [`FRAGMENT_BYTES`]: a binary frame, then
