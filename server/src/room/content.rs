@@ -74,6 +74,30 @@ impl Live {
     }
 }
 
+/// Decodes a resting document. Should the encoding not decode (a yrs bug: it is yrs' own
+/// encoding of a document it had decoded), the document comes from `reload` (the store, which
+/// has all of it: a room rests only when nothing is waiting to be stored).
+fn decode(state: &[u8], reload: impl FnOnce() -> Option<Doc>) -> Doc {
+    let doc = Doc::new();
+    let decoded = Update::decode_v1(state)
+        .map_err(|e| e.to_string())
+        .and_then(|u| {
+            doc.transact_mut()
+                .apply_update(u)
+                .map_err(|e| e.to_string())
+        });
+    match decoded {
+        Ok(()) => doc,
+        Err(e) => {
+            tracing::error!("a resting document does not decode ({e}); loading it again");
+            reload().unwrap_or_else(|| {
+                tracing::error!("a resting document could not be loaded again either");
+                doc
+            })
+        }
+    }
+}
+
 /// The document, decoded or as its encoded state.
 pub enum Content {
     Live { live: Box<Live>, used: Instant },
@@ -88,31 +112,10 @@ impl Content {
         }
     }
 
-    /// The live document, decoding it first if it rests. Counts as a use. Should the
-    /// encoding not decode (a yrs bug: it is yrs' own encoding of a document it had decoded),
-    /// the document comes from `reload` (the store, which has all of it: a room rests only
-    /// when nothing is waiting to be stored).
+    /// The live document, decoding it first if it rests (see [`decode`]). Counts as a use.
     pub fn live(&mut self, reload: impl FnOnce() -> Option<Doc>) -> &mut Live {
         if let Content::Resting(state) = self {
-            let doc = Doc::new();
-            let decoded = Update::decode_v1(state)
-                .map_err(|e| e.to_string())
-                .and_then(|u| {
-                    doc.transact_mut()
-                        .apply_update(u)
-                        .map_err(|e| e.to_string())
-                });
-            let doc = match decoded {
-                Ok(()) => doc,
-                Err(e) => {
-                    tracing::error!("a resting document does not decode ({e}); loading it again");
-                    reload().unwrap_or_else(|| {
-                        tracing::error!("a resting document could not be loaded again either");
-                        doc
-                    })
-                }
-            };
-            *self = Content::new(doc);
+            *self = Content::new(decode(state, reload));
         }
         match self {
             Content::Live { live, used } => {
@@ -120,6 +123,24 @@ impl Content {
                 live
             }
             Content::Resting(_) => unreachable!("decoded just above"),
+        }
+    }
+
+    /// Reads the document without waking it: a resting one is decoded for this read only
+    /// (not a use), so a board loaded for its summary or a timer check stays small.
+    pub fn read<R>(
+        &self,
+        reload: impl FnOnce() -> Option<Doc>,
+        read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R,
+    ) -> R {
+        match self {
+            Content::Live { live, .. } => read(&live.view, &live.doc.transact()),
+            Content::Resting(state) => {
+                let doc = decode(state, reload);
+                let view = BoardDoc::new(&doc);
+                let txn = doc.transact();
+                read(&view, &txn)
+            }
         }
     }
 

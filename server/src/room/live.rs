@@ -491,10 +491,7 @@ impl Room {
 
     /// Reads the document.
     pub(super) fn read<R>(&self, read: impl FnOnce(&BoardDoc, &yrs::Transaction) -> R) -> R {
-        let mut st = self.lock();
-        let live = st.content.live(|| self.reload());
-        let txn = live.doc.transact();
-        read(&live.view, &txn)
+        self.lock().content.read(|| self.reload(), read)
     }
 
     /// Whether the room was unloaded (or the server is shutting down).
@@ -611,20 +608,21 @@ impl Room {
 
     /// The board at a glance.
     pub fn summary(&self) -> BoardSummary {
-        let mut st = self.lock();
+        let st = self.lock();
         let connected = st.peers.len();
-        let Live { doc, view, .. } = st.content.live(|| self.reload());
-        let txn = doc.transact();
-        BoardSummary {
-            id: self.id.to_string(),
-            title: view.title(&txn),
-            template: view.template(&txn),
-            phase: view.phase(&txn),
-            stages: view.stages(&txn).len(),
-            lanes: view.lanes(&txn).len(),
-            notes: view.note_count(&txn),
-            connected,
-        }
+        st.content.read(
+            || self.reload(),
+            |view, txn| BoardSummary {
+                id: self.id.to_string(),
+                title: view.title(txn),
+                template: view.template(txn),
+                phase: view.phase(txn),
+                stages: view.stages(txn).len(),
+                lanes: view.lanes(txn).len(),
+                notes: view.note_count(txn),
+                connected,
+            },
+        )
     }
 
     /// The whole document as one update (for tests and exports).

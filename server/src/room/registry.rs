@@ -29,6 +29,15 @@ pub struct Rooms {
     resting: std::sync::atomic::AtomicBool,
 }
 
+/// How a room that has to be loaded starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Decoded: it is loaded for a client.
+    Live,
+    /// As its encoding: it is loaded to be read.
+    Resting,
+}
+
 impl Rooms {
     /// An empty registry; rooms unload `idle_unload` after their last peer leaves.
     pub fn new(store: Arc<dyn Store>, idle_unload: Duration) -> Arc<Self> {
@@ -55,18 +64,30 @@ impl Rooms {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The loaded room of a board, loading it from the store first if needed. The caller
-    /// must know the board exists.
+    /// The loaded room of a board, loading it from the store first if needed, for a read (a
+    /// summary, an export, a snapshot): a room this loads starts at rest (see `content.rs`),
+    /// so a board list of many boards costs their encodings, not their live documents. The
+    /// caller must know the board exists.
     pub async fn get(self: &Arc<Self>, id: Uuid) -> Result<Arc<Room>, StoreError> {
-        self.get_as(id, RoomKind::Board).await
+        self.load(id, RoomKind::Board, Start::Resting).await
     }
 
-    /// The loaded room `id` of either kind, loading it first if needed. A board room gets its
-    /// trigger worker when it loads.
+    /// The loaded room `id` of either kind, loading it first if needed, live.
     pub async fn get_as(
         self: &Arc<Self>,
         id: Uuid,
         kind: RoomKind,
+    ) -> Result<Arc<Room>, StoreError> {
+        self.load(id, kind, Start::Live).await
+    }
+
+    /// The loaded room `id`, loading it first if needed and starting as `start` says. A board
+    /// room gets its trigger worker when it loads.
+    async fn load(
+        self: &Arc<Self>,
+        id: Uuid,
+        kind: RoomKind,
+        start: Start,
     ) -> Result<Arc<Room>, StoreError> {
         if *self.closing.borrow() {
             // A trigger still running at shutdown must not load rooms nobody will save.
@@ -79,7 +100,14 @@ impl Rooms {
                 fresh = true;
                 let store = Arc::clone(&self.store);
                 let max = self.max_doc_bytes;
-                tokio::task::spawn_blocking(move || Room::load_as(id, kind, store))
+                let load = move || {
+                    let room = Room::load_as(id, kind, store)?;
+                    if start == Start::Resting {
+                        room.rest_if_unused(Duration::ZERO);
+                    }
+                    Ok(room)
+                };
+                tokio::task::spawn_blocking(load)
                     .await
                     .map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?
                     .map(|room| Arc::new(room.with_max_doc_bytes(max)))
@@ -293,5 +321,44 @@ impl Rooms {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{BoardMeta, MemoryStore};
+    use journeyboard_shared::schema::new_board_doc;
+    use journeyboard_shared::Template;
+    use yrs::{ReadTxn, StateVector, Transact};
+
+    #[tokio::test]
+    async fn a_board_loaded_to_be_read_rests_until_a_client_joins() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let board = Uuid::new_v4();
+        let doc = new_board_doc("Listed", Template::CurrentState, 0.0);
+        let state = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let meta = BoardMeta {
+            title: "Listed".into(),
+            template: "current-state".into(),
+            created_at: 0,
+            facilitator_hash: String::new(),
+            participant_hash: String::new(),
+            viewer_hash: String::new(),
+        };
+        store.create_board(board, &meta, &state).unwrap();
+        let rooms = Rooms::new(store, Duration::from_secs(60));
+
+        let room = rooms.get(board).await.unwrap();
+        assert!(!room.is_live(), "loaded for a read: at rest");
+        let summary = room.summary();
+        assert_eq!((summary.title.as_str(), summary.stages), ("Listed", 5));
+        assert!(!room.is_live(), "reading it does not wake it");
+
+        let (joined, _peer) = rooms.join(board, Role::Participant).await.unwrap();
+        assert!(Arc::ptr_eq(&room, &joined), "the same room");
+        assert!(room.is_live(), "a client wakes it");
     }
 }
