@@ -172,7 +172,7 @@ pub async fn rotate_tokens(
     .await
     .map_err(AppError::internal)??;
     // After the new hashes are stored: a connection that joins from now on was checked
-    // against them (ws.rs checks again after joining).
+    // against them (ws/mod.rs checks again after joining).
     let closed = state
         .rooms
         .close_peers(board, &roles, crate::room::CloseReason::REVOKED);
