@@ -19,6 +19,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// Handles on the store a server holds with no connection (see [`TestServer::stop`]).
+    idle_store_handles: usize,
 }
 
 impl TestServer {
@@ -56,7 +58,21 @@ impl TestServer {
         data_dir: &Path,
         configure: impl FnOnce(&mut Config),
     ) -> TestServer {
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir).expect("open store"));
+        // A server stopped just before on this directory may not have let go of sled's
+        // lock yet (its last handles close on sled's own threads): retry for a while.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let store = loop {
+            match SledStore::open(data_dir) {
+                Ok(store) => break store,
+                Err(e)
+                    if tokio::time::Instant::now() < deadline && e.to_string().contains("lock") =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("open store: {e:?}"),
+            }
+        };
+        let store: Arc<dyn Store> = Arc::new(store);
         Self::start_with_store(addr, data_dir, store, configure).await
     }
 
@@ -73,6 +89,8 @@ impl TestServer {
         config.idle_unload = Duration::from_secs(30);
         configure(&mut config);
         let state = AppState::new(config, Arc::clone(&store));
+        // Ours, and the state's own; the serving task's is gone once it ends.
+        let idle_store_handles = Arc::strong_count(&state.store) - 1;
         let (stop, stopped) = oneshot::channel::<()>();
         let server_state = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -89,6 +107,7 @@ impl TestServer {
             data_dir: data_dir.to_path_buf(),
             stop: Some(stop),
             task: Some(task),
+            idle_store_handles,
         }
     }
 
@@ -99,6 +118,14 @@ impl TestServer {
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task");
+        }
+        // Connection tasks still ending hold the store (through their rooms); sled keeps its
+        // directory locked until the last handle goes, and a restart on it would fail.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.state.store) > self.idle_store_handles
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

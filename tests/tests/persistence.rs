@@ -241,11 +241,15 @@ async fn compaction_under_live_writes_loses_nothing_and_bounds_the_log() {
             writer.edit(|view, txn| view.add_note(txn, &note(&format!("w{w}-{i}"))));
         }
     }
-    writers[0]
-        .wait_until("all relayed", PATIENCE, |c| {
-            c.read(|v, t| v.note_count(t) == total)
-        })
-        .await;
+    // Each writer has its own notes already: only once each has the other's has the server
+    // received (and stored) every note.
+    for writer in &writers {
+        writer
+            .wait_until("all relayed", PATIENCE, |c| {
+                c.read(|v, t| v.note_count(t) == total)
+            })
+            .await;
+    }
     let expected = writers[0].state_json();
     // Compaction ran in the background during the writes; the log holds only the tail.
     let stored = server.state.store.load_doc(id).unwrap();

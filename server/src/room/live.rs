@@ -116,6 +116,10 @@ pub struct Room {
     /// The encoded document's size limit (`limits::MAX_DOC_BYTES`).
     max_doc_bytes: usize,
     state: Mutex<RoomState>,
+    /// Held by a compaction from taking its snapshot until the store has it: two at once
+    /// (one in the background, one at unload or shutdown) could reach the store in the
+    /// other order, the older snapshot replacing the newer and dropping the log between.
+    compaction: Mutex<()>,
 }
 
 impl Room {
@@ -141,6 +145,7 @@ impl Room {
             kind,
             store,
             max_doc_bytes: crate::limits::MAX_DOC_BYTES,
+            compaction: Mutex::new(()),
             state: Mutex::new(RoomState {
                 awareness: Awareness::new(Doc::new()),
                 content: Content::new(doc),
@@ -419,10 +424,15 @@ impl Room {
         if !st.needs_snapshot {
             return Ok(());
         }
-        if st.compacting {
-            // A background compaction took an older snapshot; let it end first.
-            return Err(StoreError::Backend("a compaction is still running".into()));
-        }
+        // A compaction that took an older snapshot must reach the store first. (It takes
+        // this lock before the room's state: waiting for it here would deadlock.)
+        let _one_at_a_time = match self.compaction.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(StoreError::Backend("a compaction is still running".into()));
+            }
+        };
         let snapshot = st.content.encode_state();
         if let Err(e) = self.store.compact(self.id, &snapshot, st.next_seq - 1) {
             tracing::error!(board = %self.id, "the store still fails: {e}");
@@ -511,6 +521,7 @@ impl Room {
     /// (blocking: run from `spawn_blocking`). Safe beside live writes: an update appended
     /// after the snapshot was taken keeps its log entry. Returns whether it was saved.
     pub fn compact(&self) -> bool {
+        let _one_at_a_time = crate::lock(&self.compaction);
         let (snapshot, up_to_seq, covered, covered_bytes) = {
             let st = self.lock();
             let snapshot = st.content.encode_state();

@@ -74,6 +74,9 @@ impl Store for MemoryStore {
 
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
         self.with_doc(id, |doc| {
+            if up_to_seq < doc.snapshot_seq {
+                return; // never back to an older snapshot (see `Store::compact`)
+            }
             doc.snapshot = snapshot.to_vec();
             doc.snapshot_seq = up_to_seq;
             doc.updates.retain(|(seq, _)| *seq > up_to_seq);

@@ -75,7 +75,8 @@ pub trait Store: Send + Sync + 'static {
         0
     }
     /// Atomically replaces the snapshot with one covering `up_to_seq` and drops the updates it
-    /// covers.
+    /// covers. A snapshot older than the stored one (a lower `up_to_seq`) is ignored: it
+    /// lacks updates whose log entries are gone.
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError>;
     /// Forces everything written so far to disk.
     fn flush(&self) -> Result<(), StoreError>;
@@ -163,7 +164,13 @@ pub(crate) mod contract {
         assert_eq!(doc.updates, vec![(4, vec![4]), (5, vec![5])]);
 
         store.compact(id, b"snap5", 5).unwrap();
+        // A compaction that took its snapshot earlier but arrives later changes nothing.
+        store.compact(id, b"snap4", 4).unwrap();
         let doc = store.load_doc(id).unwrap();
+        assert_eq!(
+            (doc.snapshot.as_slice(), doc.snapshot_seq),
+            (&b"snap5"[..], 5)
+        );
         assert!(doc.updates.is_empty());
         assert_eq!(
             doc.next_seq(),

@@ -327,6 +327,15 @@ impl Store for SledStore {
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
         self.using(|s| {
             let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
+            let stored_seq = s
+                .docs
+                .get(snapshot_key(id))
+                .map_err(backend)?
+                .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+                .map(u64::from_be_bytes);
+            if stored_seq.is_some_and(|stored| up_to_seq < stored) {
+                return Ok(()); // never back to an older snapshot (see `Store::compact`)
+            }
             let mut value = up_to_seq.to_be_bytes().to_vec();
             value.extend_from_slice(snapshot);
             let mut batch = sled::Batch::default();
