@@ -7,10 +7,11 @@
 
 use super::content::{Content, Live};
 use super::guard::{self, Applied};
+use super::outbox::{self, Outbox, OutboxReceiver};
 use super::private::RoomKind;
 use super::protocol::{self, is_empty_update};
 use super::triggers::{Switches, Trigger};
-use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES, PEER_QUEUE_FRAMES};
+use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES};
 use crate::store::{Store, StoreError};
 use bytes::Bytes;
 use journeyboard_shared::rules::Violation;
@@ -53,7 +54,7 @@ impl ReceiveError {
 pub struct Joined {
     pub conn: ConnId,
     pub role: Role,
-    pub outgoing: mpsc::Receiver<Outgoing>,
+    pub outgoing: OutboxReceiver,
 }
 
 struct Peer {
@@ -63,7 +64,7 @@ struct Peer {
     /// Update data that cannot be integrated before more of this connection's updates arrive
     /// (see `guard.rs`).
     pending: Option<YUpdate>,
-    queue: mpsc::Sender<Outgoing>,
+    queue: Outbox,
     /// Awareness client ids this connection announced, removed for everyone when it leaves.
     awareness_ids: HashSet<ClientID>,
 }
@@ -199,7 +200,7 @@ impl Room {
         if st.closed {
             return None;
         }
-        let (queue, outgoing) = mpsc::channel(PEER_QUEUE_FRAMES);
+        let (queue, outgoing) = outbox::outbox();
         let sv = st
             .content
             .live(|| self.reload())
@@ -734,6 +735,7 @@ fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
 mod tests {
     //! Rooms as bytes in, bytes out: two in-memory peers, no sockets.
     use super::*;
+    use crate::room::PEER_QUEUE_FRAMES;
     use crate::store::{BoardMeta, MemoryStore};
     use journeyboard_shared::schema::new_board_doc;
     use journeyboard_shared::Template;
@@ -902,7 +904,7 @@ mod tests {
     async fn a_stalled_peer_is_dropped_and_never_blocks_the_others() {
         let room = room();
         let writer = room.join(Role::Facilitator).unwrap();
-        let mut stalled = room.join(Role::Participant).unwrap();
+        let stalled = room.join(Role::Participant).unwrap();
         let mut healthy = room.join(Role::Participant).unwrap();
         drain(&mut healthy);
         for i in 0..(PEER_QUEUE_FRAMES + 10) {

@@ -10,12 +10,14 @@
 mod content;
 mod guard;
 mod live;
+mod outbox;
 pub mod private;
 pub mod protocol;
 mod registry;
 mod triggers;
 
 pub use live::{Joined, ReceiveError, Room, ServerChangeError};
+pub use outbox::{DirectWrite, OutboxReceiver, Written};
 pub use private::{private_room_id, RoomKind};
 pub use registry::Rooms;
 
@@ -49,10 +51,17 @@ pub const REST_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// What the connection layer must do for a peer.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    /// Send this binary frame.
+    /// Send this binary message.
     Frame(Bytes),
     /// Close the connection with this code and reason.
     Close(CloseReason),
+    /// Write these bytes as they are: the rest of a message the room began writing
+    /// straight to the socket (see `outbox.rs`).
+    Raw(Bytes),
+    /// A ping of the connection's own, to tell whether the peer is still there.
+    Ping,
+    /// The answer to the peer's ping.
+    Pong(Bytes),
 }
 
 /// A WebSocket close code and reason, chosen by the room.

@@ -1,25 +1,28 @@
 //! The WebSocket opening handshake (RFC 6455, section 4.2), done here rather than by axum's
-//! `WebSocketUpgrade` so that a connection is a plain tokio-tungstenite stream whose frames
-//! the server chooses: a large message goes out in fragments (`send.rs`). tungstenite copies
-//! each frame into a write buffer that keeps the capacity of the largest frame it ever held,
-//! so whole-board syncs of 30-100 KB sent as single frames left that much memory behind on
-//! every connection (BENCHMARKS.md, "What was changed").
+//! `WebSocketUpgrade` so that the connection's TCP stream is ours: the room writes relayed
+//! frames to it directly (`room::outbox`, `socket.rs`), and tungstenite only reads.
 
+use super::socket::{ReadHalf, SocketWriter};
 use crate::error::AppError;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use axum::response::Response;
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto::upgrade::downcast;
 use std::future::Future;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
-/// An accepted WebSocket connection.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+/// An accepted WebSocket connection: frames are read with tungstenite, written by us.
+pub struct Socket {
+    pub reader: WebSocketStream<ReadHalf>,
+    pub writer: std::sync::Arc<SocketWriter>,
+}
 
 /// A valid upgrade request, not answered yet: the route checks the board and token first.
 pub struct Handshake {
@@ -69,7 +72,7 @@ impl Handshake {
     pub fn accept<F, Fut>(
         self,
         config: WebSocketConfig,
-        failed: impl FnOnce(hyper::Error) + Send + 'static,
+        failed: impl FnOnce(String) + Send + 'static,
         serve: F,
     ) -> Response
     where
@@ -78,15 +81,27 @@ impl Handshake {
     {
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let io = TokioIo::new(upgraded);
-                    let socket =
-                        WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    serve(socket).await;
-                }
-                Err(e) => failed(e),
-            }
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(e) => return failed(e.to_string()),
+            };
+            // The server's connections are plain TCP streams (`axum::serve` on a
+            // `TcpListener`), so this is what the upgrade holds.
+            let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+                return failed("the upgraded connection is not a TCP stream".into());
+            };
+            let (read, write) = parts.io.into_inner().into_split();
+            // Bytes the client sent right after its request were read with it.
+            let early = parts.read_buf.to_vec();
+            let reader = WebSocketStream::from_partially_read(
+                ReadHalf(read),
+                early,
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            let writer = std::sync::Arc::new(SocketWriter(write));
+            serve(Socket { reader, writer }).await;
         });
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -9,25 +9,25 @@ use crate::access::{self, BoardAccess};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::limits::{RateLimiter, THROTTLE_LOG_EVERY};
-use crate::room::{private_room_id, CloseReason, Joined, Outgoing, Room, RoomKind};
+use crate::room::{private_room_id, CloseReason, Joined, OutboxReceiver, Outgoing, Room, RoomKind};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use handshake::{Handshake, Socket};
 use journeyboard_shared::identity::public_id;
 use journeyboard_shared::Role;
-use send::{within_send_timeout, write_batch};
+use send::{within_send_timeout, write_queued};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 mod handshake;
 mod send;
+mod socket;
 
 /// Largest message a client may send. A frame carries one update or a sync step 2 with a
 /// client's offline edits; 4 MiB holds thousands of notes. Anything larger is refused with
@@ -124,8 +124,7 @@ pub async fn upgrade(
     let config = WebSocketConfig::default()
         .max_message_size(Some(TRANSPORT_MAX_MESSAGE_BYTES))
         .max_frame_size(Some(TRANSPORT_MAX_MESSAGE_BYTES))
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(send::WRITE_BUFFER_BYTES);
+        .read_buffer_size(READ_BUFFER_BYTES);
     let failed = {
         let (rooms, room) = (Arc::clone(&rooms), Arc::clone(&room));
         let conn = joined.conn;
@@ -144,16 +143,19 @@ pub async fn upgrade(
     }))
 }
 
-/// Runs one connection until it closes; returns why it closed. One task: it sends queued
-/// frames and reads the socket in one `select!`, so no lock or split is needed.
+/// Runs one connection until it closes; returns why it closed. One task reads the socket
+/// and writes what the room queued (the room writes most frames itself, see
+/// `room::outbox`), pings and answers pings, and closes.
 async fn serve(
-    mut socket: Socket,
+    socket: Socket,
     room: &Arc<Room>,
     conn: crate::room::ConnId,
-    mut outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
+    outgoing: OutboxReceiver,
     mut shutdown: watch::Receiver<bool>,
     mut limiter: RateLimiter,
 ) -> CloseReason {
+    let Socket { mut reader, writer } = socket;
+    outgoing.attach(writer.clone());
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
@@ -161,31 +163,27 @@ async fn serve(
     let mut throttled: Option<tokio::time::Instant> = None;
     let mut throttle_logged: Option<tokio::time::Instant> = None;
     // Made once: made anew on each turn of the loop, it would join and leave the channel's
-    // list of waiters on every relayed frame.
+    // list of waiters on every wake-up.
     let mut shutting_down = std::pin::pin!(shutdown.changed());
     let reason = loop {
         tokio::select! {
-            // Queued frames first: a wake-up for a relay then polls only the queue, not the
-            // socket, timer and shutdown futures as well. Reads are not starved: the queue
-            // empties whenever the client keeps up, and one that cannot is dropped.
+            // Queued frames first. Reads are not starved: the queue empties whenever the
+            // client keeps up, and one that cannot is dropped.
             biased;
             queued = outgoing.recv() => match queued {
-                Some(Outgoing::Frame(frame)) => {
-                    // Under load several frames wait in the queue: write them all, then flush
-                    // once (one syscall, not one per frame). A client that does not take them
-                    // within SEND_TIMEOUT has stalled: drop it, it reconnects and resyncs.
-                    match within_send_timeout(write_batch(&mut socket, frame, &mut outgoing)).await {
-                        Ok(None) => {}
-                        Ok(Some(then_close)) => break then_close,
-                        Err(reason) => return reason,
-                    }
-                }
-                Some(Outgoing::Close(reason)) => break reason,
+                // The room's close is written with what was queued before it. A client that
+                // does not take the frames within SEND_TIMEOUT has stalled: drop it, it
+                // reconnects and resyncs.
+                Some(item) => match within_send_timeout(write_queued(&writer, item, &outgoing)).await {
+                    Ok(None) => {}
+                    Ok(Some(closed)) => return closed,
+                    Err(reason) => return reason,
+                },
                 // The room dropped this peer: it stalled and its queue overflowed.
                 None => break CloseReason::TOO_SLOW,
             },
             _ = sleep_until(throttled), if throttled.is_some() => throttled = None,
-            incoming = socket.next(), if throttled.is_none() => {
+            incoming = reader.next(), if throttled.is_none() => {
                 last_heard = tokio::time::Instant::now();
                 match incoming {
                     Some(Ok(Message::Binary(data))) => {
@@ -211,8 +209,9 @@ async fn serve(
                         tracing::warn!(board = %room.id(), conn, "text frame refused");
                         break CloseReason::TEXT_FRAME;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return CloseReason { code: 1000, reason: "client closed" },
+                    Some(Ok(Message::Ping(payload))) => outgoing.push(Outgoing::Pong(payload)),
+                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break CloseReason { code: 1000, reason: "client closed" },
                     Some(Err(e)) => {
                         tracing::warn!(board = %room.id(), conn, "socket error: {e}");
                         return CloseReason { code: 1006, reason: "socket error" };
@@ -223,18 +222,12 @@ async fn serve(
                 if last_heard.elapsed() > DEAD_AFTER {
                     return CloseReason { code: 1006, reason: "no answer to pings" };
                 }
-                if let Err(reason) = within_send_timeout(socket.send(Message::Ping(Default::default()))).await {
-                    return reason;
-                }
+                outgoing.push(Outgoing::Ping);
             },
             _ = &mut shutting_down => break CloseReason::GOING_AWAY,
         }
     };
-    let frame = CloseFrame {
-        code: CloseCode::from(reason.code),
-        reason: reason.reason.into(),
-    };
-    let _ = within_send_timeout(socket.send(Message::Close(Some(frame)))).await;
+    let _ = within_send_timeout(send::close(&writer, &outgoing, reason)).await;
     reason
 }
 

@@ -1,39 +1,27 @@
-//! Writing a connection's queued frames to its socket: in batches with one flush, large
-//! messages in fragments, and within a time limit.
+//! The connection task's writing: what the room could not write straight away (the socket
+//! was full, or frames already waited), pings and pongs, and the close frame. Queued items
+//! are written together, then the room may write straight to the socket again.
 
-use super::handshake::Socket;
-use crate::room::{CloseReason, Outgoing};
-use bytes::Bytes;
-use futures_util::SinkExt;
+use super::socket::{close_payload, header, SocketWriter};
+use super::socket::{OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG};
+use crate::room::{CloseReason, OutboxReceiver, Outgoing};
 use std::future::Future;
+use std::io;
 use std::task::Poll;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::{Error, Message};
 
 /// How long a write to a client may take before the client counts as stalled (its receive
 /// window stays full): it is dropped, so a stuck socket never holds a task and its queue.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most frames written before one flush.
-const BATCH_FRAMES: usize = 64;
-
-/// A message larger than this goes out as fragments of this size (RFC 6455, 5.4; every
-/// WebSocket client reassembles them). tungstenite copies each frame into its write buffer,
-/// and that buffer keeps the capacity of the largest frame it held for the connection's
-/// life: a whole-board sync as one frame would leave its size behind on every connection.
-const FRAGMENT_BYTES: usize = 8 * 1024;
-
-/// tungstenite writes its buffer to the socket once it holds more than this, so the buffer
-/// stays under this plus one fragment. A batch of relayed updates (a few dozen bytes each)
-/// still goes out in one write.
-pub const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+/// Queued frames are gathered into one write up to this size; a larger message is written
+/// from its own bytes, not copied.
+const GATHER_BYTES: usize = 16 * 1024;
 
 /// Awaits a write, or fails with 1013 once it has waited [`SEND_TIMEOUT`]. A write that
 /// completes at once (the usual case: the kernel takes the bytes) never arms a timer.
 pub async fn within_send_timeout<T>(
-    write: impl Future<Output = Result<T, Error>>,
+    write: impl Future<Output = io::Result<T>>,
 ) -> Result<T, CloseReason> {
     let mut write = std::pin::pin!(write);
     let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
@@ -49,82 +37,73 @@ pub async fn within_send_timeout<T>(
     })
 }
 
-/// Writes `first` and every frame already waiting behind it (up to [`BATCH_FRAMES`]), then
-/// flushes once; returns a close the room asked for after them. Frames are taken off the
-/// queue as they are written, so a batch needs no list of its own.
-pub async fn write_batch(
-    socket: &mut Socket,
-    first: Bytes,
-    outgoing: &mut tokio::sync::mpsc::Receiver<Outgoing>,
-) -> Result<Option<CloseReason>, Error> {
-    write_message(socket, first).await?;
-    let mut close = None;
-    for _ in 1..BATCH_FRAMES {
-        match outgoing.try_recv() {
-            Ok(Outgoing::Frame(frame)) => write_message(socket, frame).await?,
-            Ok(Outgoing::Close(reason)) => {
-                close = Some(reason);
+/// Writes `first` and everything queued behind it, until the queue is empty; returns a close
+/// the room asked for (its close frame written).
+pub async fn write_queued(
+    socket: &SocketWriter,
+    first: Outgoing,
+    outgoing: &OutboxReceiver,
+) -> io::Result<Option<CloseReason>> {
+    let mut next = Some(first);
+    loop {
+        let mut gathered = Vec::new();
+        while let Some(item) = next.take() {
+            match item {
+                Outgoing::Frame(message) if message.len() > GATHER_BYTES => {
+                    socket.write_all(&gathered, &[]).await?;
+                    gathered.clear();
+                    let (head, used) = header(OPCODE_BINARY, message.len());
+                    socket.write_all(&head[..used], &message).await?;
+                }
+                Outgoing::Frame(message) => push_frame(&mut gathered, OPCODE_BINARY, &message),
+                Outgoing::Raw(bytes) => gathered.extend_from_slice(&bytes),
+                Outgoing::Ping => push_frame(&mut gathered, OPCODE_PING, &[]),
+                Outgoing::Pong(payload) => push_frame(&mut gathered, OPCODE_PONG, &payload),
+                Outgoing::Close(reason) => {
+                    let payload = close_payload(reason.code, reason.reason);
+                    push_frame(&mut gathered, OPCODE_CLOSE, &payload);
+                    socket.write_all(&gathered, &[]).await?;
+                    return Ok(Some(reason));
+                }
+            }
+            if gathered.len() >= GATHER_BYTES {
                 break;
             }
-            Err(_) => break,
+            next = outgoing.try_take();
+        }
+        socket.write_all(&gathered, &[]).await?;
+        // Only once all of it is written may the room write to the socket again.
+        match outgoing.try_recv() {
+            Ok(item) => next = Some(item),
+            Err(_) => return Ok(None),
         }
     }
-    socket.flush().await?;
-    Ok(close)
 }
 
-/// Queues one message on the socket (written once the buffer fills, or at the flush).
-async fn write_message(socket: &mut Socket, message: Bytes) -> Result<(), Error> {
-    if message.len() <= FRAGMENT_BYTES {
-        return socket.feed(Message::Binary(message)).await;
+/// Ends the connection with a close frame. The room stops writing to the socket first; a
+/// message it had begun is finished (the close frame must not land inside it), the rest of
+/// the queue is dropped.
+pub async fn close(
+    socket: &SocketWriter,
+    outgoing: &OutboxReceiver,
+    reason: CloseReason,
+) -> io::Result<()> {
+    let mut gathered = Vec::new();
+    for item in outgoing.detach() {
+        if let Outgoing::Raw(bytes) = item {
+            gathered.extend_from_slice(&bytes);
+        }
     }
-    for fragment in fragments(message) {
-        socket.feed(Message::Frame(fragment)).await?;
-    }
-    Ok(())
+    push_frame(
+        &mut gathered,
+        OPCODE_CLOSE,
+        &close_payload(reason.code, reason.reason),
+    );
+    socket.write_all(&gathered, &[]).await
 }
 
-/// One binary message as frames of at most [`FRAGMENT_BYTES`]: a binary frame, then
-/// continuation frames, the last one final. The slices share the message's bytes.
-fn fragments(message: Bytes) -> impl Iterator<Item = Frame> {
-    let count = message.len().div_ceil(FRAGMENT_BYTES).max(1);
-    (0..count).map(move |i| {
-        let start = i * FRAGMENT_BYTES;
-        let end = (start + FRAGMENT_BYTES).min(message.len());
-        let opcode = if i == 0 { Data::Binary } else { Data::Continue };
-        Frame::message(
-            message.slice(start..end),
-            OpCode::Data(opcode),
-            i + 1 == count,
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_large_message_is_split_into_a_binary_frame_and_continuations() {
-        let message = Bytes::from(
-            (0..FRAGMENT_BYTES * 2 + 5)
-                .map(|i| i as u8)
-                .collect::<Vec<_>>(),
-        );
-        let frames: Vec<Frame> = fragments(message.clone()).collect();
-        let kinds: Vec<_> = frames
-            .iter()
-            .map(|f| (f.header().opcode, f.header().is_final, f.payload().len()))
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                (OpCode::Data(Data::Binary), false, FRAGMENT_BYTES),
-                (OpCode::Data(Data::Continue), false, FRAGMENT_BYTES),
-                (OpCode::Data(Data::Continue), true, 5),
-            ]
-        );
-        let joined: Vec<u8> = frames.iter().flat_map(|f| f.payload().to_vec()).collect();
-        assert_eq!(joined, message);
-    }
+fn push_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    let (head, used) = header(opcode, payload.len());
+    out.extend_from_slice(&head[..used]);
+    out.extend_from_slice(payload);
 }
