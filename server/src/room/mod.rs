@@ -1,7 +1,8 @@
 //! Live boards. A [`Room`] holds one board's yrs document and awareness and its connected
-//! peers; it takes a peer's frames as bytes and queues the frames each peer must receive.
-//! [`Rooms`] loads rooms from the store on first use and unloads them when idle.
-//! Nothing here touches a socket: `ws/` moves the bytes.
+//! peers; it takes a peer's frames as bytes and sends each peer the frames it must receive,
+//! through the peer's outbox (`outbox.rs`: written at once to the socket `ws/` attached, if
+//! it takes them, else queued for the connection's task). [`Rooms`] loads rooms from the
+//! store on first use and unloads them when idle.
 //!
 //! A board room guards participants' updates (`guard.rs`) and runs the facilitator's
 //! triggers (`triggers.rs`): reveals of private notes and vote counts, which read and write
