@@ -88,11 +88,21 @@ impl Outbox {
     /// Sends or queues `item`. Fails if the peer has [`PEER_QUEUE_FRAMES`] waiting (it has
     /// stalled) or its connection ended: the room then drops the peer.
     pub fn try_send(&self, item: Outgoing) -> Result<(), Empty> {
+        self.send(item, true)
+    }
+
+    /// Queues `item` for the connection's task, which writes what gathered with one system
+    /// call: for a burst of frames (see `live::broadcast`). Fails as [`Outbox::try_send`].
+    pub fn try_queue(&self, item: Outgoing) -> Result<(), Empty> {
+        self.send(item, false)
+    }
+
+    fn send(&self, item: Outgoing, may_write: bool) -> Result<(), Empty> {
         let mut st = self.shared.state();
         if st.gone || st.queue.len() >= PEER_QUEUE_FRAMES {
             return Err(Empty);
         }
-        if let (Outgoing::Frame(frame), Some(socket)) = (&item, &st.socket) {
+        if let (Outgoing::Frame(frame), Some(socket), true) = (&item, &st.socket, may_write) {
             if st.queue.is_empty() && !st.writing {
                 match socket.try_write(frame) {
                     Written::All => return Ok(()),
@@ -196,23 +206,23 @@ impl Drop for OutboxReceiver {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A socket that takes up to `room` bytes per write (none: it is full) and keeps them.
     #[derive(Default)]
-    struct FakeSocket {
+    pub struct FakeSocket {
         taken: Mutex<Vec<u8>>,
         room: Mutex<usize>,
     }
 
     impl FakeSocket {
-        fn with_room(room: usize) -> Arc<FakeSocket> {
+        pub fn with_room(room: usize) -> Arc<FakeSocket> {
             let socket = FakeSocket::default();
             *socket.room.lock().unwrap() = room;
             Arc::new(socket)
         }
-        fn taken(&self) -> Vec<u8> {
+        pub fn taken(&self) -> Vec<u8> {
             self.taken.lock().unwrap().clone()
         }
         fn set_room(&self, room: usize) {
