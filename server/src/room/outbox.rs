@@ -188,10 +188,19 @@ impl OutboxReceiver {
         st.queue.drain(..).collect()
     }
 
-    /// Queues an item of the connection's own (a ping, a pong, a close) behind what waits,
-    /// so it never overtakes a frame the room sent.
+    /// Queues an item of the connection's own (a ping, a pong) behind what waits, so it
+    /// never overtakes a frame the room sent. At most one of each kind waits: a client that
+    /// sends pings and reads nothing must not grow the queue (a newer pong replaces the
+    /// one waiting, as RFC 6455 allows).
     pub fn push(&self, item: Outgoing) {
-        self.shared.state().queue.push_back(item);
+        let mut st = self.shared.state();
+        let same_kind =
+            |queued: &Outgoing| std::mem::discriminant(queued) == std::mem::discriminant(&item);
+        if matches!(item, Outgoing::Ping | Outgoing::Pong(_)) {
+            st.queue.retain(|queued| !same_kind(queued));
+        }
+        st.queue.push_back(item);
+        drop(st);
         self.shared.wake.notify_one();
     }
 }
@@ -314,6 +323,22 @@ pub(super) mod tests {
             queued += 1;
         }
         assert_eq!(queued, PEER_QUEUE_FRAMES);
+    }
+
+    #[tokio::test]
+    async fn pings_and_pongs_do_not_pile_up() {
+        let (_outbox, receiver) = outbox();
+        for i in 0..100u8 {
+            receiver.push(Outgoing::Pong(Bytes::from(vec![i])));
+            receiver.push(Outgoing::Ping);
+        }
+        let mut queued = Vec::new();
+        while let Some(item) = receiver.try_take() {
+            queued.push(item);
+        }
+        assert_eq!(queued.len(), 2);
+        assert!(matches!(&queued[0], Outgoing::Pong(p) if p[..] == [99]));
+        assert!(matches!(queued[1], Outgoing::Ping));
     }
 
     #[tokio::test]
