@@ -795,6 +795,15 @@ mod tests {
         txn.encode_update_v1()
     }
 
+    /// An update from a fresh client `client` that inserts a stage: each is new to the room.
+    fn stage_from_client(client: u64) -> Vec<u8> {
+        let doc = Doc::with_client_id(client);
+        let view = BoardDoc::new(&doc);
+        let mut txn = doc.transact_mut();
+        view.insert_stage(&mut txn, 0, &format!("s{client}"), "S");
+        txn.encode_update_v1()
+    }
+
     fn update_frame(update: Vec<u8>) -> Vec<u8> {
         Message::Sync(SyncMessage::Update(update)).encode_v1()
     }
@@ -927,12 +936,7 @@ mod tests {
         let mut healthy = room.join(Role::Participant).unwrap();
         drain(&mut healthy);
         for i in 0..(PEER_QUEUE_FRAMES + 10) {
-            let doc = Doc::with_client_id(1000 + i as u64);
-            let view = BoardDoc::new(&doc);
-            let mut txn = doc.transact_mut();
-            view.insert_stage(&mut txn, 0, &format!("s{i}"), "S");
-            let update = txn.encode_update_v1();
-            drop(txn);
+            let update = stage_from_client(1000 + i as u64);
             room.receive(writer.conn, &update_frame(update)).unwrap();
             drain(&mut healthy);
         }
@@ -955,12 +959,7 @@ mod tests {
         let socket = super::super::outbox::tests::FakeSocket::with_room(usize::MAX);
         reader.outgoing.attach(socket.clone());
         for i in 0..50u64 {
-            let doc = Doc::with_client_id(2000 + i);
-            let view = BoardDoc::new(&doc);
-            let mut txn = doc.transact_mut();
-            view.insert_stage(&mut txn, 0, &format!("b{i}"), "B");
-            let update = txn.encode_update_v1();
-            drop(txn);
+            let update = stage_from_client(2000 + i);
             room.receive(writer.conn, &update_frame(update)).unwrap();
         }
         assert!(!socket.taken().is_empty(), "the first went straight out");

@@ -327,7 +327,7 @@ impl Rooms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{BoardMeta, MemoryStore};
+    use crate::store::MemoryStore;
     use journeyboard_shared::schema::new_board_doc;
     use journeyboard_shared::Template;
     use yrs::{ReadTxn, StateVector, Transact};
@@ -340,15 +340,9 @@ mod tests {
         let state = doc
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        let meta = BoardMeta {
-            title: "Listed".into(),
-            template: "current-state".into(),
-            created_at: 0,
-            facilitator_hash: String::new(),
-            participant_hash: String::new(),
-            viewer_hash: String::new(),
-        };
-        store.create_board(board, &meta, &state).unwrap();
+        store
+            .create_board(board, &crate::store::contract::meta(), &state)
+            .unwrap();
         let rooms = Rooms::new(store, Duration::from_secs(60));
 
         let room = rooms.get(board).await.unwrap();
