@@ -1,10 +1,16 @@
 //! The default store: sled, embedded, one directory.
 //!
-//! Layout: tree `boards` maps a board id (16 bytes) to its metadata as JSON. Tree `docs` holds
-//! each board's document under keys that start with the board id, so that a board's snapshot
-//! and log sit together and one atomic batch can replace the snapshot and drop the log:
-//! - `id ++ 0x00` -> `snapshot_seq (u64 BE) ++ snapshot bytes`
-//! - `id ++ 0x01 ++ seq (u64 BE)` -> one update (big-endian keys sort in sequence order).
+//! Layout: tree `boards` maps a board id (16 bytes) to its metadata as JSON. A board's
+//! document is a snapshot and a log of the updates since:
+//! - tree `docs`: `id ++ 0x00` -> `snapshot_seq (u64 BE) ++ snapshot bytes`;
+//! - tree `log`: `id ++ seq (u64 BE)` -> one update (big-endian keys sort in sequence order).
+//!
+//! The log has a tree of its own so that an append never touches the node that holds a
+//! snapshot (sled rewrites a whole node when it consolidates it). A compaction writes the
+//! snapshot, then drops the log entries it covers; a crash between the two leaves entries a
+//! load applies again, which changes nothing (applying a Yjs update twice is a no-op), and
+//! the next compaction drops them. Stores written before the log tree existed kept the log
+//! in `docs` as `id ++ 0x01 ++ seq`; such entries are still read and dropped the same way.
 //!
 //! Tree `private_rooms` indexes each board's private rooms (docs/SCHEMA.md, "Private notes"):
 //! `board id ++ owner's public id` -> room id (16 bytes). A private room's document lives in
@@ -39,7 +45,8 @@ pub const FLUSH_EVERY_MS: u64 = 100;
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 const SNAPSHOT_TAG: u8 = 0;
-const UPDATE_TAG: u8 = 1;
+/// Tags a log entry in `docs` (stores from before the `log` tree).
+const LEGACY_UPDATE_TAG: u8 = 1;
 
 /// A sled database with the trees described above.
 pub struct SledStore {
@@ -62,6 +69,7 @@ struct Open {
     docs: sled::Tree,
     private_rooms: sled::Tree,
     snapshots: sled::Tree,
+    log: sled::Tree,
 }
 
 impl Open {
@@ -77,18 +85,22 @@ impl Open {
             docs: db.open_tree("docs").map_err(backend)?,
             private_rooms: db.open_tree("private_rooms").map_err(backend)?,
             snapshots: db.open_tree("snapshots").map_err(backend)?,
+            log: db.open_tree("log").map_err(backend)?,
             db,
         })
     }
 
     /// The trees an export holds, in the order it writes them: metadata before documents, so
-    /// that a board created during the export is either whole in it or not in it.
-    fn trees(&self) -> [&sled::Tree; 4] {
+    /// that a board created during the export is either whole in it or not in it, and
+    /// snapshots before the log (see [`Store::export`]). An entry's tree is its index here,
+    /// so a new tree goes last.
+    fn trees(&self) -> [&sled::Tree; 5] {
         [
             &self.boards,
             &self.docs,
             &self.private_rooms,
             &self.snapshots,
+            &self.log,
         ]
     }
 }
@@ -236,6 +248,19 @@ fn split_snapshot(value: &[u8]) -> Result<(SnapshotMeta, &[u8]), StoreError> {
     Ok((meta, &value[4 + len..]))
 }
 
+/// Removes the log entries with keys in `range` in one batch.
+fn drop_covered<const N: usize>(
+    tree: &sled::Tree,
+    range: std::ops::RangeInclusive<[u8; N]>,
+) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for entry in tree.range(range) {
+        let (key, _) = entry.map_err(backend)?;
+        batch.remove(key);
+    }
+    tree.apply_batch(batch).map_err(backend)
+}
+
 fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -247,19 +272,37 @@ fn snapshot_key(id: Uuid) -> [u8; 17] {
     key
 }
 
-fn update_key(id: Uuid, seq: u64) -> [u8; 25] {
+fn log_key(id: Uuid, seq: u64) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..16].copy_from_slice(id.as_bytes());
+    key[16..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// A log entry's key in `docs`, where stores from before the `log` tree kept it.
+fn legacy_update_key(id: Uuid, seq: u64) -> [u8; 25] {
     let mut key = [0u8; 25];
     key[..16].copy_from_slice(id.as_bytes());
-    key[16] = UPDATE_TAG;
+    key[16] = LEGACY_UPDATE_TAG;
     key[17..].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
-fn update_prefix(id: Uuid) -> [u8; 17] {
-    let mut key = [0u8; 17];
-    key[..16].copy_from_slice(id.as_bytes());
-    key[16] = UPDATE_TAG;
-    key
+/// The log entries of board `id` in `tree` whose keys are `prefix ++ seq`, in order.
+fn log_entries(
+    tree: &sled::Tree,
+    prefix: &[u8],
+) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> {
+    let at = prefix.len();
+    tree.scan_prefix(prefix).map(move |entry| {
+        let (key, value) = entry.map_err(backend)?;
+        let seq = key
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("a log key of {} bytes", key.len())))?;
+        Ok((seq, value))
+    })
 }
 
 impl Store for SledStore {
@@ -306,9 +349,11 @@ impl Store for SledStore {
                     doc.snapshot = value[8..].to_vec();
                 }
             }
-            for entry in s.docs.scan_prefix(update_prefix(id)) {
-                let (key, value) = entry.map_err(backend)?;
-                let seq = u64::from_be_bytes(key[17..25].try_into().expect("25-byte update key"));
+            let legacy = legacy_update_key(id, 0);
+            let entries =
+                log_entries(&s.docs, &legacy[..17]).chain(log_entries(&s.log, id.as_bytes()));
+            for entry in entries {
+                let (seq, value) = entry?;
                 doc.updates.push((seq, value.to_vec()));
             }
             Ok(doc)
@@ -317,9 +362,7 @@ impl Store for SledStore {
 
     fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError> {
         self.using(|s| {
-            s.docs
-                .insert(update_key(id, seq), update)
-                .map_err(backend)?;
+            s.log.insert(log_key(id, seq), update).map_err(backend)?;
             Ok(())
         })
     }
@@ -338,14 +381,14 @@ impl Store for SledStore {
             }
             let mut value = up_to_seq.to_be_bytes().to_vec();
             value.extend_from_slice(snapshot);
-            let mut batch = sled::Batch::default();
-            batch.insert(&snapshot_key(id), value);
-            let covered = s.docs.range(update_key(id, 0)..=update_key(id, up_to_seq));
-            for entry in covered {
-                let (key, _) = entry.map_err(backend)?;
-                batch.remove(key);
-            }
-            s.docs.apply_batch(batch).map_err(backend)?;
+            // The snapshot first: until the covered entries are gone they are only applied
+            // again on a load, which changes nothing.
+            s.docs.insert(snapshot_key(id), value).map_err(backend)?;
+            drop_covered(
+                &s.docs,
+                legacy_update_key(id, 0)..=legacy_update_key(id, up_to_seq),
+            )?;
+            drop_covered(&s.log, log_key(id, 0)..=log_key(id, up_to_seq))?;
             Ok(())
         })
     }
@@ -520,6 +563,40 @@ mod tests {
             vec![(1, b"u1".to_vec())]
         );
         drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_log_kept_in_docs_by_an_older_store_is_read_and_compacted_away() {
+        let dir = temp_dir();
+        let id = Uuid::new_v4();
+        let store = SledStore::open(&dir).unwrap();
+        store
+            .create_board(id, &super::super::contract::meta(), b"s")
+            .unwrap();
+        let open = store.current().unwrap();
+        for seq in 1..=2 {
+            let update = format!("old{seq}");
+            open.docs
+                .insert(legacy_update_key(id, seq), update.as_bytes())
+                .unwrap();
+        }
+        store.append_update(id, 3, b"new3").unwrap();
+        let loaded = store.load_doc(id).unwrap();
+        assert_eq!(
+            loaded.updates,
+            vec![
+                (1, b"old1".to_vec()),
+                (2, b"old2".to_vec()),
+                (3, b"new3".to_vec())
+            ]
+        );
+        assert_eq!(loaded.next_seq(), 4);
+        store.compact(id, b"s2", 2).unwrap();
+        let compacted = store.load_doc(id).unwrap();
+        assert_eq!(compacted.updates, vec![(3, b"new3".to_vec())]);
+        assert_eq!(open.docs.len(), 1, "only the snapshot is left in docs");
+        drop((open, store));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
