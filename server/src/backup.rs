@@ -77,8 +77,9 @@ pub async fn download(
         tracing::warn!("refused a backup request: wrong admin token");
         return Err(AppError::new(StatusCode::FORBIDDEN, "wrong admin token"));
     }
-    let store = Arc::clone(&state.store);
+    let (store, rooms) = (Arc::clone(&state.store), Arc::clone(&state.rooms));
     let (bytes, entries) = tokio::task::spawn_blocking(move || {
+        rooms.write_pending_logs();
         let mut out = Vec::new();
         let entries = store.export(&mut out)?;
         Ok::<_, crate::store::StoreError>((out, entries))

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 const CHILD: &str = env!("CARGO_BIN_EXE_journeyboard-child");
 
-/// The durability delay stated in the README: sled flushes every 100 ms; one second leaves
-/// room for a loaded machine.
+/// The durability delay stated in the README: a board's updates reach the store within
+/// 50 ms of being relayed and sled flushes every 100 ms; one second leaves room for a loaded
+/// machine.
 const DURABILITY_DELAY: Duration = Duration::from_secs(1);
 
 fn note(id: &str) -> NewNote {
@@ -235,6 +236,7 @@ async fn compaction_under_live_writes_loses_nothing_and_bounds_the_log() {
     let id = uuid::Uuid::parse_str(&board.id).unwrap();
     let url = server.ws_url(&board.id, &board.participant_token);
     let writers = [YClient::connect(&url).await, YClient::connect(&url).await];
+    let created = server.state.store.load_doc(id).unwrap().snapshot.len();
     let total = 2 * 700;
     for i in 0..700 {
         for (w, writer) in writers.iter().enumerate() {
@@ -253,7 +255,8 @@ async fn compaction_under_live_writes_loses_nothing_and_bounds_the_log() {
     let expected = writers[0].state_json();
     // Compaction ran in the background during the writes; the log holds only the tail.
     let stored = server.state.store.load_doc(id).unwrap();
-    assert!(stored.snapshot_seq > 0, "a compaction happened");
+    // (Its sequence number may still be 0: the log writes a board's updates in batches.)
+    assert!(stored.snapshot.len() > created, "a compaction happened");
     assert!(
         stored.updates.len() < total,
         "log compacted: {} entries",

@@ -1,6 +1,7 @@
-//! A store that cannot write (full disk, read-only data dir): the writer is told (close
-//! 1011) and the log says so, no client takes an edit as kept while it is not, and the
-//! server resumes by itself once the store works again.
+//! A store that cannot write (full disk, read-only data dir): the log says so, every update
+//! after the failed write is refused (close 1011) until the board could be saved whole, so no
+//! client takes an edit as kept for longer than the log's write delay while it is not, and
+//! the server resumes by itself once the store works again.
 //!
 //! The failure is simulated: a store that delegates to sled but fails every write while a
 //! switch is on (as root, as these tests run, a read-only directory would not stop sled;
@@ -124,15 +125,20 @@ async fn a_failing_store_refuses_edits_clearly_and_the_server_resumes_when_it_wo
         .await;
 
     failing.store(true, Ordering::SeqCst);
+    // Relayed at once; the store write that follows fails (updates are written in batches,
+    // `LOG_WRITE_DELAY` after they are relayed).
     writer.edit(|v, t| v.add_note(t, &note("during")));
+    logs::wait_for(&[&board.id, "could not append updates", "No space left"]).await;
+    // From then on the board refuses updates: the next one is not applied, not relayed.
+    writer.edit(|v, t| v.add_note(t, &note("refused")));
     assert_eq!(
         writer.wait_closed().await,
         Some(1011),
         "storage unavailable"
     );
-    logs::wait_for(&[&board.id, "could not append an update", "No space left"]).await;
-    // Not relayed as if kept, and new boards are refused with a clear 500.
-    assert!(bystander.read(|v, t| v.note(t, "during").is_none()));
+    logs::wait_for(&[&board.id, "the store still fails"]).await;
+    assert!(bystander.read(|v, t| v.note(t, "refused").is_none()));
+    // New boards are refused with a clear 500.
     let refused = journeyboard_tests::http_request(
         server.addr,
         "POST",
@@ -148,7 +154,6 @@ async fn a_failing_store_refuses_edits_clearly_and_the_server_resumes_when_it_wo
     assert_eq!(writer.wait_closed().await, Some(1011));
     bystander.edit(|v, t| v.add_note(t, &note("bystander-during")));
     assert_eq!(bystander.wait_closed().await, Some(1011));
-    logs::wait_for(&[&board.id, "the store still fails"]).await;
 
     // The cause goes away: the next edit saves the board whole and everything resumes.
     failing.store(false, Ordering::SeqCst);
@@ -158,7 +163,7 @@ async fn a_failing_store_refuses_edits_clearly_and_the_server_resumes_when_it_wo
     reader
         .wait_until("everything", PATIENCE, |c| {
             c.read(|v, t| {
-                ["before", "during", "after"]
+                ["before", "during", "refused", "after"]
                     .iter()
                     .all(|n| v.note(t, n).is_some())
             })

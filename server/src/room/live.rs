@@ -1,12 +1,13 @@
 //! One loaded board: its document and awareness, its peers and their outgoing queues.
 //!
 //! A std `Mutex` guards the state: every operation is short, CPU-bound work on the document
-//! and never awaits while holding it. The store append happens under the same lock so that
-//! the log's order is the order updates were applied in; a sled insert is an in-memory write
-//! (its disk flush runs on sled's own thread), so it does not block the runtime.
+//! and never awaits while holding it. Applied updates go to the room's [`StoreLog`] under the
+//! same lock, so the store's log has them in the order they were applied in; it writes them
+//! in batches (see `log.rs`).
 
 use super::content::{Content, Live};
 use super::guard::{self, Applied};
+use super::log::StoreLog;
 use super::outbox::{self, Outbox, OutboxReceiver};
 use super::private::RoomKind;
 use super::protocol::{self, is_empty_update};
@@ -25,11 +26,11 @@ use yrs::sync::{Awareness, Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update as YUpdate};
 
-/// Why a peer's frame was refused; each maps to the close code the peer gets.
 /// Broadcasts closer together than this are a burst: queued, not written (see [`broadcast`]).
 /// Steady relays are further apart (a board of 20 typing at 10 changes a second: 5 ms).
 const BURST_GAP: Duration = Duration::from_micros(500);
 
+/// Why a peer's frame was refused; each maps to the close code the peer gets.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
     #[error(transparent)]
@@ -80,21 +81,16 @@ struct RoomState {
     /// The document, its view and its guard (which reverts participants' updates that break
     /// the role rules, and anyone's that would take the board over its size limit).
     content: Content,
-    /// Sequence number of the next update appended to the store.
-    next_seq: u64,
-    /// Updates appended since the last snapshot.
+    /// Updates applied since the last snapshot (written to the log or waiting in it).
     unsnapshotted: u64,
     /// About how big the stored document is: the snapshot plus the updates appended since
     /// (an over-estimate; measured exactly when it nears the room's size limit).
     approx_bytes: usize,
-    /// A store write failed: the document holds edits only a snapshot can still save.
+    /// The store started over: the document holds edits only a snapshot can still save.
     needs_snapshot: bool,
     /// The store's generation when the document was last saved whole or loaded; when the
     /// store starts over (`Store::generation`), what it had buffered may be gone.
     store_generation: u64,
-    /// The deltas whose store write failed: applied here, relayed to no one (their senders
-    /// were closed with 1011). Relayed once a snapshot has saved them (see `recover_store`).
-    unstored: Vec<Vec<u8>>,
     compacting: bool,
     /// When the last broadcast ended (see [`broadcast`]).
     last_broadcast: Option<Instant>,
@@ -123,6 +119,8 @@ pub struct Room {
     /// The encoded document's size limit (`limits::MAX_DOC_BYTES`).
     max_doc_bytes: usize,
     state: Mutex<RoomState>,
+    /// Applied updates on their way to the store.
+    log: Arc<StoreLog>,
     /// Held by a compaction from taking its snapshot until the store has it: two at once
     /// (one in the background, one at unload or shutdown) could reach the store in the
     /// other order, the older snapshot replacing the newer and dropping the log between.
@@ -150,18 +148,17 @@ impl Room {
         Ok(Room {
             id,
             kind,
+            log: StoreLog::new(id, Arc::clone(&store), stored.next_seq()),
             store,
             max_doc_bytes: crate::limits::MAX_DOC_BYTES,
             compaction: Mutex::new(()),
             state: Mutex::new(RoomState {
                 awareness: Awareness::new(Doc::new()),
                 content: Content::new(doc),
-                next_seq: stored.next_seq(),
                 unsnapshotted: stored.updates.len() as u64,
                 approx_bytes,
                 needs_snapshot: false,
                 store_generation,
-                unstored: Vec::new(),
                 compacting: false,
                 last_broadcast: None,
                 closed: false,
@@ -387,7 +384,7 @@ impl Room {
                 (delta, None)
             }
         };
-        self.append(st, &delta)?;
+        self.append(st, &delta);
         broadcast(st, except, protocol::sync_update(delta));
         if let Some(frame) = refusal {
             send_to(st, conn, frame);
@@ -400,27 +397,17 @@ impl Room {
         Ok(())
     }
 
-    /// Appends a delta to the store's log.
-    fn append(&self, st: &mut RoomState, delta: &[u8]) -> Result<(), StoreError> {
-        let seq = st.next_seq;
-        if let Err(e) = self.store.append_update(self.id, seq, delta) {
-            // The edit is in memory only: a later snapshot may still save it, but the client
-            // must not believe it was kept, so its connection is closed.
-            st.needs_snapshot = true;
-            st.unstored.push(delta.to_vec());
-            tracing::error!(board = %self.id, "could not append an update: {e}");
-            return Err(e);
-        }
-        st.next_seq += 1;
+    /// Hands an applied delta to the store's log (written within `LOG_WRITE_DELAY`).
+    fn append(&self, st: &mut RoomState, delta: &[u8]) {
+        self.log.push(delta);
         st.unsnapshotted += 1;
         st.approx_bytes = st.approx_bytes.saturating_add(delta.len());
-        Ok(())
     }
 
     /// After a failed store write, the document holds edits the store lacks: before taking
-    /// more, save it whole (a snapshot), then relay what could not be stored before. While
-    /// the store still fails, every update is refused (its sender closed with 1011), so no
-    /// client takes an edit as kept while it is not; once the store works again, the room
+    /// more, save it whole (a snapshot). While the store still fails, every update is
+    /// refused before it is applied (its sender closed with 1011), so no client takes an
+    /// edit as kept while the store cannot keep it; once the store works again, the room
     /// resumes on the next update.
     fn recover_store(&self, st: &mut RoomState) -> Result<(), StoreError> {
         let generation = self.store.generation();
@@ -429,7 +416,7 @@ impl Room {
             st.needs_snapshot = true;
             st.store_generation = generation;
         }
-        if !st.needs_snapshot {
+        if !st.needs_snapshot && !self.log.failed() {
             return Ok(());
         }
         // A compaction that took an older snapshot must reach the store first. (It takes
@@ -442,20 +429,16 @@ impl Room {
             }
         };
         let snapshot = st.content.encode_state();
-        if let Err(e) = self.store.compact(self.id, &snapshot, st.next_seq - 1) {
+        if let Err(e) = self.store.compact(self.id, &snapshot, self.log.last_seq()) {
             tracing::error!(board = %self.id, "the store still fails: {e}");
             return Err(e);
         }
+        // Under the room's lock: every update the log holds is in this snapshot.
+        self.log.saved_whole();
         st.needs_snapshot = false;
         st.unsnapshotted = 0;
         st.approx_bytes = snapshot.len();
-        let unstored = std::mem::take(&mut st.unstored);
-        tracing::info!(board = %self.id, relayed = unstored.len(), "the store works again: board saved whole");
-        if let Ok(merged) = yrs::merge_updates_v1(&unstored) {
-            if !is_empty_update(&merged) {
-                broadcast(st, None, protocol::sync_update(merged));
-            }
-        }
+        tracing::info!(board = %self.id, "the store works again: board saved whole");
         Ok(())
     }
 
@@ -478,7 +461,7 @@ impl Room {
             (result, txn.encode_update_v1())
         };
         if !is_empty_update(&delta) {
-            self.append(&mut st, &delta)?;
+            self.append(&mut st, &delta);
             broadcast(&mut st, None, protocol::sync_update(delta));
         }
         Ok(result)
@@ -533,7 +516,12 @@ impl Room {
         let (snapshot, up_to_seq, covered, covered_bytes) = {
             let st = self.lock();
             let snapshot = st.content.encode_state();
-            (snapshot, st.next_seq - 1, st.unsnapshotted, st.approx_bytes)
+            (
+                snapshot,
+                self.log.last_seq(),
+                st.unsnapshotted,
+                st.approx_bytes,
+            )
         };
         let result = self.store.compact(self.id, &snapshot, up_to_seq);
         let mut st = self.lock();
@@ -543,7 +531,7 @@ impl Room {
                 st.unsnapshotted = st.unsnapshotted.saturating_sub(covered);
                 // What was appended meanwhile stays counted on top of the new snapshot.
                 st.approx_bytes = st.approx_bytes.saturating_sub(covered_bytes) + snapshot.len();
-                // `needs_snapshot` stays: `recover_store` also relays what was not stored.
+                // A failed log write is left to `recover_store`: it may be newer than this.
                 true
             }
             Err(e) => {
@@ -556,7 +544,10 @@ impl Room {
     /// Whether the room holds anything the store does not have in its snapshot.
     pub fn has_unsnapshotted_changes(&self) -> bool {
         let st = self.lock();
-        st.unsnapshotted > 0 || st.needs_snapshot || st.store_generation != self.store.generation()
+        st.unsnapshotted > 0
+            || st.needs_snapshot
+            || self.log.failed()
+            || st.store_generation != self.store.generation()
     }
 
     /// The document as the store has it, should a resting one fail to decode.
@@ -574,7 +565,8 @@ impl Room {
     /// has all of it. Returns whether it went to rest now.
     pub fn rest_if_unused(&self, after: Duration) -> bool {
         let mut st = self.lock();
-        if st.closed || st.compacting || st.needs_snapshot || !st.unstored.is_empty() {
+        let unwritten = self.log.has_pending() || self.log.failed();
+        if st.closed || st.compacting || st.needs_snapshot || unwritten {
             return false;
         }
         st.content.rest_if_unused(after)
@@ -592,6 +584,7 @@ impl Room {
         if st.peers.is_empty() && !st.closed {
             st.closed = true;
             st.triggers = None;
+            self.log.close();
             true
         } else {
             false
@@ -618,6 +611,7 @@ impl Room {
         }
         st.closed = true;
         st.triggers = None;
+        self.log.close();
     }
 
     /// How many connections the room has.
@@ -642,6 +636,11 @@ impl Room {
                 connected,
             },
         )
+    }
+
+    /// Writes the updates waiting for the store now, as the log's timer does (blocking).
+    pub fn write_pending_log(&self) {
+        self.log.write_pending();
     }
 
     /// The whole document as one update (for tests and exports).
@@ -830,6 +829,8 @@ mod tests {
             [Message::Sync(SyncMessage::Update(_))]
         ));
         assert_eq!(room.summary().stages, 6);
+        assert!(room.store.load_doc(room.id).unwrap().updates.is_empty());
+        room.write_pending_log(); // as its timer does, `LOG_WRITE_DELAY` later
         assert_eq!(room.store.load_doc(room.id).unwrap().updates.len(), 1);
 
         // The same update again changes nothing: nothing stored, nothing relayed.
@@ -848,6 +849,8 @@ mod tests {
         drain(&mut b);
         let before = room.encode_state();
         assert!(!room.rest_if_unused(Duration::from_secs(60)), "just used");
+        assert!(!room.rest_if_unused(Duration::ZERO), "not in the store yet");
+        room.write_pending_log();
         assert!(room.rest_if_unused(Duration::ZERO));
         assert!(!room.is_live());
         assert_eq!(
@@ -890,8 +893,10 @@ mod tests {
             matches!(drain(&mut b)[..], [Message::Sync(SyncMessage::Update(_))]),
             "the sender gets the revert"
         );
+        room.write_pending_log();
         assert!(room.rest_if_unused(Duration::ZERO));
         room.receive(a.conn, &update_frame(stage_update())).unwrap();
+        room.write_pending_log();
         let stored = room.store.load_doc(room.id).unwrap();
         assert_eq!(
             stored.updates.len(),

@@ -11,6 +11,7 @@
 mod content;
 mod guard;
 mod live;
+mod log;
 mod outbox;
 pub mod private;
 pub mod protocol;

@@ -185,6 +185,14 @@ impl Rooms {
             .count()
     }
 
+    /// Writes the updates every loaded room still holds for the store (blocking), so that a
+    /// backup has everything relayed before it began.
+    pub fn write_pending_logs(&self) {
+        for room in self.loaded_rooms() {
+            room.write_pending_log();
+        }
+    }
+
     /// Every room loaded now.
     fn loaded_rooms(&self) -> Vec<Arc<Room>> {
         self.slots()

@@ -379,6 +379,8 @@ mod tests {
         let private = rooms.get_as(room_id, kind).await.unwrap();
         assert_eq!(private.read(|v, t| v.note_count(t)), 0);
         // Both changes are stored.
+        room.write_pending_log();
+        private.write_pending_log();
         let reloaded = Room::load(board, Arc::clone(&store)).unwrap();
         assert!(revealed(&reloaded));
         let reloaded = Room::load(room_id, store).unwrap();

@@ -36,6 +36,9 @@ use uuid::Uuid;
 /// How often a failed store tries to open its database again.
 pub const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
+/// How long opening the store again waits for the failed database to close.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// How often sled writes its buffers to disk. Together with the flush itself this bounds how
 /// long an acknowledged update may sit only in memory (see `DURABILITY_DELAY` in the README).
 pub const FLUSH_EVERY_MS: u64 = 100;
@@ -132,6 +135,19 @@ impl SledStore {
         result
     }
 
+    /// Like [`SledStore::using`], for writes: while the store is failing and not yet due to be
+    /// opened again, a write fails at once without reaching sled. sled refuses writes after a
+    /// failure anyway, and a large value it fails to write (over 128 KiB, written to a file of
+    /// its own) leaves its log buffer unfinished, so that its next flush never returns.
+    fn writing<T>(&self, op: impl FnOnce(&Open) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if matches!(*lock(&self.failing_since), Some(at) if at.elapsed() < REOPEN_EVERY) {
+            return Err(StoreError::Backend(
+                "the store is failing (a write failed less than a second ago)".into(),
+            ));
+        }
+        self.using(op)
+    }
+
     /// The open database: the current one, or, if the store has been failing for
     /// [`REOPEN_EVERY`], a freshly opened one (sled's own error state never clears).
     fn current(&self) -> Result<Arc<Open>, StoreError> {
@@ -153,8 +169,19 @@ impl SledStore {
         if !matches!(*failing, Some(at) if at.elapsed() >= REOPEN_EVERY) {
             return; // another thread just did
         }
-        // The old database must be gone before sled can lock its files again.
-        drop(open.take());
+        // The old database must be gone before sled can lock its files again. It is dropped on
+        // a thread of its own: sled flushes on drop, and after some write failures that flush
+        // never returns; the store then keeps failing rather than hang every caller.
+        if let Some(old) = open.take() {
+            let (done, dropped) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                drop(old);
+                let _ = done.send(());
+            });
+            if dropped.recv_timeout(CLOSE_WAIT).is_err() {
+                tracing::error!("the failed store did not close within {CLOSE_WAIT:?}");
+            }
+        }
         match Open::new(&self.dir) {
             Ok(reopened) => {
                 *open = Some(Arc::new(reopened));
@@ -311,7 +338,7 @@ impl Store for SledStore {
     }
 
     fn create_board(&self, id: Uuid, meta: &BoardMeta, snapshot: &[u8]) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut value = 0u64.to_be_bytes().to_vec();
             value.extend_from_slice(snapshot);
@@ -333,7 +360,7 @@ impl Store for SledStore {
     }
 
     fn put_board_meta(&self, id: Uuid, meta: &BoardMeta) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             s.boards.insert(id.as_bytes(), json).map_err(backend)?;
             Ok(())
@@ -361,14 +388,14 @@ impl Store for SledStore {
     }
 
     fn append_update(&self, id: Uuid, seq: u64, update: &[u8]) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             s.log.insert(log_key(id, seq), update).map_err(backend)?;
             Ok(())
         })
     }
 
     fn compact(&self, id: Uuid, snapshot: &[u8], up_to_seq: u64) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
             let stored_seq = s
                 .docs
@@ -401,7 +428,7 @@ impl Store for SledStore {
     }
 
     fn add_private_room(&self, board: Uuid, public_id: &str, room: Uuid) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             let mut key = board.as_bytes().to_vec();
             key.extend_from_slice(public_id.as_bytes());
             s.private_rooms
@@ -417,7 +444,7 @@ impl Store for SledStore {
         meta: &SnapshotMeta,
         state: &[u8],
     ) -> Result<(), StoreError> {
-        self.using(|s| {
+        self.writing(|s| {
             let id = Uuid::parse_str(&meta.id)
                 .map_err(|e| StoreError::Corrupt(format!("snapshot id: {e}")))?;
             let json = serde_json::to_vec(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
