@@ -22,13 +22,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use yrs::sync::{Awareness, Message, SyncMessage};
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update as YUpdate};
 
 /// Broadcasts closer together than this are a burst: queued, not written (see [`broadcast`]).
 /// Steady relays are further apart (a board of 20 typing at 10 changes a second: 5 ms).
 const BURST_GAP: Duration = Duration::from_micros(500);
+
+/// Presence updates that follow a presence broadcast within this time are merged and sent
+/// together this long after (one awareness message carries any number of clients): when a
+/// thousand clients rejoin at once, each would otherwise send its presence to every other,
+/// a million frames, queued 1,000 deep on every connection.
+const PRESENCE_BATCH: Duration = Duration::from_millis(20);
 
 /// Why a peer's frame was refused; each maps to the close code the peer gets.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +100,9 @@ struct RoomState {
     compacting: bool,
     /// When the last broadcast ended (see [`broadcast`]).
     last_broadcast: Option<Instant>,
+    /// When presence was last relayed, and what waits to be (see [`PRESENCE_BATCH`]).
+    last_presence: Option<Instant>,
+    presence_batch: Option<AwarenessUpdate>,
     /// Set when the room is unloaded: joins must go to a freshly loaded room instead.
     closed: bool,
     peers: HashMap<ConnId, Peer>,
@@ -161,6 +170,8 @@ impl Room {
                 store_generation,
                 compacting: false,
                 last_broadcast: None,
+                last_presence: None,
+                presence_batch: None,
                 closed: false,
                 peers: HashMap::new(),
                 next_conn: 1,
@@ -283,7 +294,7 @@ impl Room {
                     if let Err(e) = st.awareness.apply_update(update.clone()) {
                         return Err(ReceiveError::BadUpdate(e.to_string()));
                     }
-                    broadcast(&mut st, Some(conn), protocol::awareness(update));
+                    self.relay_presence(&mut st, conn, update);
                 }
                 Message::AwarenessQuery => {
                     if let Ok(presence) = st.awareness.update() {
@@ -305,6 +316,42 @@ impl Room {
             tokio::task::spawn_blocking(move || room.compact());
         }
         Ok(())
+    }
+
+    /// Relays a peer's presence to the others at once, or, within [`PRESENCE_BATCH`] of the
+    /// last presence relayed, merged with the rest of that time's and sent to everyone then
+    /// (a client ignores its own state at a clock it already has).
+    fn relay_presence(self: &Arc<Self>, st: &mut RoomState, from: ConnId, update: AwarenessUpdate) {
+        if let Some(batch) = &mut st.presence_batch {
+            merge_presence(batch, update);
+            return;
+        }
+        let recent = st
+            .last_presence
+            .is_some_and(|at| at.elapsed() < PRESENCE_BATCH);
+        let runtime = tokio::runtime::Handle::try_current();
+        if let (true, Ok(runtime)) = (recent, runtime) {
+            st.presence_batch = Some(update);
+            let room = Arc::clone(self);
+            runtime.spawn(async move {
+                tokio::time::sleep(PRESENCE_BATCH).await;
+                room.flush_presence();
+            });
+            return;
+        }
+        st.last_presence = Some(Instant::now());
+        broadcast(st, Some(from), protocol::awareness(update));
+    }
+
+    /// Sends the merged presence updates that waited (see [`Room::relay_presence`]).
+    fn flush_presence(&self) {
+        let mut st = self.lock();
+        if let Some(batch) = st.presence_batch.take() {
+            st.last_presence = Some(Instant::now());
+            if !batch.clients.is_empty() {
+                broadcast(&mut st, None, protocol::awareness(batch));
+            }
+        }
     }
 
     /// Applies a peer's update; stores and relays only what it actually changed (a
@@ -730,6 +777,18 @@ fn broadcast(st: &mut RoomState, except: Option<ConnId>, frame: Bytes) {
     }
 }
 
+/// Adds `update`'s client states to `batch`, keeping the newer of two states of one client.
+fn merge_presence(batch: &mut AwarenessUpdate, update: AwarenessUpdate) {
+    for (client, entry) in update.clients {
+        match batch.clients.get(&client) {
+            Some(kept) if kept.clock > entry.clock => {}
+            _ => {
+                batch.clients.insert(client, entry);
+            }
+        }
+    }
+}
+
 /// Removes peers and tells the rest that their presence is gone.
 fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
     let mut gone_ids = Vec::new();
@@ -743,6 +802,10 @@ fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
     }
     for id in &gone_ids {
         st.awareness.remove_state(*id);
+        // Not sent later as if still there: a client that joins meanwhile would show it.
+        if let Some(batch) = &mut st.presence_batch {
+            batch.clients.remove(id);
+        }
     }
     if let Ok(update) = st.awareness.update_with_clients(gone_ids) {
         broadcast(st, None, protocol::awareness(update));
@@ -930,6 +993,48 @@ mod tests {
                 assert_eq!(update.clients[&ClientID::new(99)].json.as_ref(), "null")
             }
             other => panic!("expected a presence removal, got {other:?}"),
+        }
+    }
+
+    fn presence(client: u64, name: &str) -> Vec<u8> {
+        let mut awareness = Awareness::new(Doc::with_client_id(client));
+        awareness.set_local_state_raw(format!(r#"{{"user":{{"name":"{name}"}}}}"#));
+        Message::Awareness(awareness.update().unwrap()).encode_v1()
+    }
+
+    #[tokio::test]
+    async fn presence_in_a_burst_goes_out_merged_and_without_those_who_left() {
+        let room = room();
+        let mut peers: Vec<Joined> = (0..4)
+            .map(|_| room.join(Role::Participant).unwrap())
+            .collect();
+        for peer in &mut peers {
+            drain(peer);
+        }
+        // The first goes out at once, to the others.
+        room.receive(peers[0].conn, &presence(10, "A")).unwrap();
+        assert!(matches!(drain(&mut peers[3])[..], [Message::Awareness(_)]));
+        // Right after it, two more wait; one of them leaves before they go out.
+        room.receive(peers[1].conn, &presence(11, "B")).unwrap();
+        room.receive(peers[2].conn, &presence(12, "C")).unwrap();
+        assert!(drain(&mut peers[3]).is_empty(), "batched");
+        room.leave(peers[2].conn);
+        let left = drain(&mut peers[3]);
+        assert!(
+            matches!(left[..], [Message::Awareness(_)]),
+            "C's removal at once"
+        );
+        tokio::time::sleep(PRESENCE_BATCH * 3).await;
+        match &drain(&mut peers[3])[..] {
+            [Message::Awareness(update)] => {
+                let clients: Vec<ClientID> = update.clients.keys().copied().collect();
+                assert_eq!(
+                    clients,
+                    vec![ClientID::new(11)],
+                    "B's presence, and not C's, who left"
+                );
+            }
+            other => panic!("expected one merged presence update, got {other:?}"),
         }
     }
 
