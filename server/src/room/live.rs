@@ -329,14 +329,9 @@ impl Room {
         let recent = st
             .last_presence
             .is_some_and(|at| at.elapsed() < PRESENCE_BATCH);
-        let runtime = tokio::runtime::Handle::try_current();
-        if let (true, Ok(runtime)) = (recent, runtime) {
+        let room = Arc::clone(self);
+        if recent && super::run_later(PRESENCE_BATCH, move || room.flush_presence()) {
             st.presence_batch = Some(update);
-            let room = Arc::clone(self);
-            runtime.spawn(async move {
-                tokio::time::sleep(PRESENCE_BATCH).await;
-                room.flush_presence();
-            });
             return;
         }
         st.last_presence = Some(Instant::now());

@@ -75,15 +75,9 @@ impl StoreLog {
         if !schedule {
             return;
         }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let log = Arc::clone(self);
-                runtime.spawn(async move {
-                    tokio::time::sleep(LOG_WRITE_DELAY).await;
-                    log.write_pending();
-                });
-            }
-            Err(_) => self.write_pending(),
+        let log = Arc::clone(self);
+        if !super::run_later(LOG_WRITE_DELAY, move || log.write_pending()) {
+            self.write_pending();
         }
     }
 

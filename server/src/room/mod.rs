@@ -26,6 +26,21 @@ pub use registry::Rooms;
 use bytes::Bytes;
 use std::time::Duration;
 
+/// Runs `job` on the tokio runtime once `delay` has passed; returns false (and drops `job`)
+/// where no runtime runs, for the caller to do the work at once.
+fn run_later(delay: Duration, job: impl FnOnce() + Send + 'static) -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                job();
+            });
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// A connection's id within its room.
 pub type ConnId = u64;
 

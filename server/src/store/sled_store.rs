@@ -540,6 +540,16 @@ mod tests {
         std::env::temp_dir().join(format!("jb-sled-{}", Uuid::new_v4()))
     }
 
+    /// The store in `dir`, opened, with a new board whose snapshot is "s"; and its id.
+    fn store_with_a_board(dir: &Path) -> (SledStore, Uuid) {
+        let store = SledStore::open(dir).unwrap();
+        let id = Uuid::new_v4();
+        store
+            .create_board(id, &super::super::contract::meta(), b"s")
+            .unwrap();
+        (store, id)
+    }
+
     #[test]
     fn sled_store_keeps_the_store_contract() {
         let dir = temp_dir();
@@ -574,15 +584,12 @@ mod tests {
     #[test]
     fn data_survives_reopening() {
         let dir = temp_dir();
-        let id = Uuid::new_v4();
-        {
-            let store = SledStore::open(&dir).unwrap();
-            store
-                .create_board(id, &super::super::contract::meta(), b"s")
-                .unwrap();
+        let id = {
+            let (store, id) = store_with_a_board(&dir);
             store.append_update(id, 1, b"u1").unwrap();
             store.flush().unwrap();
-        }
+            id
+        };
         let store = SledStore::open(&dir).unwrap();
         assert!(store.board_meta(id).unwrap().is_some());
         assert_eq!(
@@ -596,11 +603,7 @@ mod tests {
     #[test]
     fn a_log_kept_in_docs_by_an_older_store_is_read_and_compacted_away() {
         let dir = temp_dir();
-        let id = Uuid::new_v4();
-        let store = SledStore::open(&dir).unwrap();
-        store
-            .create_board(id, &super::super::contract::meta(), b"s")
-            .unwrap();
+        let (store, id) = store_with_a_board(&dir);
         let open = store.current().unwrap();
         for seq in 1..=2 {
             let update = format!("old{seq}");
