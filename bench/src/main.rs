@@ -244,10 +244,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             match shapes::run_shape(kind, &programs, &shape, !args.quick).await {
                 Ok(result) => {
                     eprintln!(
-                        "         fan-out p99 {:.2} ms, lost {}, cpu {:.2} s, peak {:.1} MiB",
+                        "         fan-out p99 {:.2} ms, lost {}, cpu {:.2} s (user {:.2}), peak {:.1} MiB",
                         result.fanout.p99_ms,
                         result.lost,
                         result.cpu_measure_s,
+                        result.user_cpu_measure_s,
                         result.peak_rss_mib
                     );
                     report
@@ -335,6 +336,7 @@ const METRICS: &[(&str, Getter)] = &[
     ("delivered updates/s", |r| Some(r.delivered_per_s)),
     ("lost deliveries", |r| Some(r.lost as f64)),
     ("server CPU s (measuring)", |r| Some(r.cpu_measure_s)),
+    ("  of it in user space", |r| Some(r.user_cpu_measure_s)),
     ("server CPU s (whole shape)", |r| Some(r.cpu_total_s)),
     ("bench CPU s (measuring)", |r| Some(r.bench_cpu_measure_s)),
     ("peak RSS MiB", |r| Some(r.peak_rss_mib)),

@@ -204,6 +204,11 @@ impl Server {
         stats::cpu_seconds(&self.pid)
     }
 
+    /// User-space CPU seconds (the rest was in the kernel).
+    pub fn user_cpu_seconds(&self) -> f64 {
+        stats::cpu_split(&self.pid).0
+    }
+
     pub fn rss_kib(&self) -> u64 {
         stats::status_kib(&self.pid, "VmRSS:")
     }

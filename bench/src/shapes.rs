@@ -53,6 +53,8 @@ pub struct ShapeResult {
     pub connect_s: f64,
     /// Server CPU seconds while measuring, and for the whole shape (connects, storm...).
     pub cpu_measure_s: f64,
+    /// Of `cpu_measure_s`, in user space (the rest is the kernel's, mostly socket writes).
+    pub user_cpu_measure_s: f64,
     pub cpu_total_s: f64,
     pub bench_cpu_measure_s: f64,
     pub peak_rss_mib: f64,
@@ -224,6 +226,7 @@ async fn run_on(
     step(&mut out, "clients connected, notes seeded");
 
     let cpu_before = server.cpu_seconds();
+    let user_cpu_before = server.user_cpu_seconds();
     let bench_before = stats::cpu_seconds("self");
     let measure_start = Instant::now();
     phase_tx.send_replace(Phase::Measure);
@@ -233,6 +236,7 @@ async fn run_on(
     phase_tx.send_replace(Phase::Quiet);
     let measured = measure_start.elapsed().as_secs_f64();
     out.cpu_measure_s = server.cpu_seconds() - cpu_before;
+    out.user_cpu_measure_s = server.user_cpu_seconds() - user_cpu_before;
     out.bench_cpu_measure_s = stats::cpu_seconds("self") - bench_before;
 
     // Drain what is in flight.

@@ -52,20 +52,30 @@ fn clock_ticks() -> f64 {
 
 /// User + system CPU seconds a process (all its threads) has used.
 pub fn cpu_seconds(pid: &str) -> f64 {
+    let (user, system) = cpu_split(pid);
+    user + system
+}
+
+/// CPU seconds a process spent in user space and in the kernel: changes to the server's own
+/// code show in the first, while its socket writes (most of a relay) are in the second.
+pub fn cpu_split(pid: &str) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     // Fields after the command name, which is in parentheses and may hold spaces.
     let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line; `rest` starts at field 3.
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
-    ticks / clock_ticks()
+    let seconds = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / clock_ticks()
+    };
+    (seconds(11), seconds(12))
 }
 
 /// A `/proc/PID/status` memory line (`VmRSS`, `VmHWM`) in KiB.
