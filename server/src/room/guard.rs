@@ -186,6 +186,15 @@ fn restore_array(array: &ArrayRef, txn: &mut TransactionMut, before: &Any) {
     }
 }
 
+/// The document's size limit, as the guard checks an update against it.
+pub struct SizeLimit<'a> {
+    /// The document was near its limit before the update (it may well go over).
+    pub near: bool,
+    /// Asked once the update is in, with the size of what it added: whether the document is
+    /// still within its limit.
+    pub fits: &'a dyn Fn(&Doc, usize) -> bool,
+}
+
 /// A main room's guard: the undo manager that reverts refused updates, and the guarded state
 /// it checks them against.
 pub struct Guard {
@@ -259,21 +268,24 @@ impl Guard {
         update: Update,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
-        self.apply_checked(doc, view, Some((role, me)), &|_, _| true, update, pending)
+        let size = SizeLimit {
+            near: false,
+            fits: &|_, _| true,
+        };
+        self.apply_checked(doc, view, Some((role, me)), size, update, pending)
     }
 
     /// Applies an update, reverting it if it breaks the role rules of `rules` (a role and
-    /// its public id; `None`: no role rules) or if `fits(doc, growth)`, asked once the update
-    /// is in with the size of what it added, says the document is now over its size limit.
-    /// An update refused for its size ([`Violation::is_about_size`]) is answered with a
-    /// compact delta: the document's diff from before it, where its reverted content is
-    /// already collected, rather than the update itself plus its revert.
+    /// its public id; `None`: no role rules) or the document's size limit (`size`).
+    /// An update refused for its size ([`Violation::is_about_size`]) near the limit is
+    /// answered with a compact delta: the document's diff from before it, where its reverted
+    /// content is already collected, rather than the update itself plus its revert.
     pub fn apply_checked(
         &mut self,
         doc: &Doc,
         view: &BoardDoc,
         rules: Option<(Role, &str)>,
-        fits: &dyn Fn(&Doc, usize) -> bool,
+        size: SizeLimit,
         update: Update,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
@@ -289,7 +301,9 @@ impl Guard {
                     Guarded::capture(view, &txn)
                 }
             };
-            (state, txn.state_vector())
+            // Only a compact answer to a size refusal needs it: most updates are far from
+            // the limit, and a state vector walks every client of the document.
+            (state, size.near.then(|| txn.state_vector()))
         };
         self.undo.reset();
         let result = {
@@ -316,7 +330,7 @@ impl Guard {
             Some((role, me)) => check(role, me, &changes, true),
             None => Vec::new(),
         };
-        if !fits(doc, delta.len()) {
+        if !(size.fits)(doc, delta.len()) {
             violations.push(Violation::DocumentTooLarge);
         }
         if violations.is_empty() {
@@ -326,8 +340,10 @@ impl Guard {
         }
         let reverts = self.revert(doc, view, &mut state, &changes);
         self.state = Some(state);
-        if violations.iter().any(Violation::is_about_size) {
-            let delta = doc.transact().encode_diff_v1(&sv_before);
+        if let (Some(sv_before), true) =
+            (&sv_before, violations.iter().any(Violation::is_about_size))
+        {
+            let delta = doc.transact().encode_diff_v1(sv_before);
             return Ok(Applied::Refused { delta, violations });
         }
         let mut parts = vec![delta];
@@ -550,7 +566,20 @@ mod tests {
 
     /// Does what `assert_refused_in` says, and returns the world and the converged sender.
     fn refuse(
+        w: World,
+        change: impl FnOnce(&BoardDoc, &mut TransactionMut),
+    ) -> (Vec<Violation>, World, Doc) {
+        let size = SizeLimit {
+            near: false,
+            fits: &|_, _| true,
+        };
+        refuse_sized(w, size, change)
+    }
+
+    /// [`refuse`], with the document's size limit checked as `size` says.
+    fn refuse_sized(
         mut w: World,
+        size: SizeLimit,
         change: impl FnOnce(&BoardDoc, &mut TransactionMut),
     ) -> (Vec<Violation>, World, Doc) {
         let sender = peer_of(&w.server);
@@ -566,11 +595,11 @@ mod tests {
         assert_ne!(json(&sender), expected, "the change changes something");
         let applied = w
             .guard
-            .apply(
+            .apply_checked(
                 &w.server,
                 &w.view,
-                Role::Participant,
-                "me",
+                Some((Role::Participant, "me")),
+                size,
                 decode(&update).unwrap(),
                 &mut None,
             )
@@ -617,6 +646,26 @@ mod tests {
         assert!(matches!(applied, Applied::Accepted(_)), "{applied:?}");
         assert_eq!(json(&w.server), json(&sender));
         violations
+    }
+
+    #[test]
+    fn an_update_over_the_size_limit_is_reverted_whether_or_not_the_board_was_near_it() {
+        // Near the limit the answer is the document's diff from before the update; otherwise
+        // (an update that grew more than it weighed) the update merged with its revert.
+        for near in [true, false] {
+            let size = SizeLimit {
+                near,
+                fits: &|_, _| false,
+            };
+            let (violations, ..) = refuse_sized(world(), size, |v, t| {
+                v.set_note_text(t, "hers", "a longer text than before");
+            });
+            assert_eq!(
+                violations,
+                vec![Violation::DocumentTooLarge],
+                "near: {near}"
+            );
+        }
     }
 
     #[test]

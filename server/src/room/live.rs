@@ -6,7 +6,7 @@
 //! in batches (see `log.rs`).
 
 use super::content::{Content, Live};
-use super::guard::{self, Applied};
+use super::guard::{self, Applied, SizeLimit};
 use super::log::StoreLog;
 use super::outbox::{self, Outbox, OutboxReceiver};
 use super::private::RoomKind;
@@ -29,6 +29,11 @@ use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update 
 /// Broadcasts closer together than this are a burst: queued, not written (see [`broadcast`]).
 /// Steady relays are further apart (a board of 20 typing at 10 changes a second: 5 ms).
 const BURST_GAP: Duration = Duration::from_micros(500);
+
+/// A burst is this many broadcasts in a row, each within [`BURST_GAP`] of the one before:
+/// two people's keystrokes landing together are still written at once (queued, each is a
+/// wake-up of every peer's connection task, for the same number of writes).
+const BURST_AFTER: u32 = 2;
 
 /// Presence updates that follow a presence broadcast within this time are merged and sent
 /// together this long after (one awareness message carries any number of clients): when a
@@ -98,8 +103,10 @@ struct RoomState {
     /// store starts over (`Store::generation`), what it had buffered may be gone.
     store_generation: u64,
     compacting: bool,
-    /// When the last broadcast ended (see [`broadcast`]).
+    /// When the last broadcast ended, and how many in a row came within [`BURST_GAP`] of
+    /// the one before (see [`broadcast`]).
     last_broadcast: Option<Instant>,
+    quick_broadcasts: u32,
     /// When presence was last relayed, and what waits to be (see [`PRESENCE_BATCH`]).
     last_presence: Option<Instant>,
     presence_batch: Option<AwarenessUpdate>,
@@ -170,6 +177,7 @@ impl Room {
                 store_generation,
                 compacting: false,
                 last_broadcast: None,
+                quick_broadcasts: 0,
                 last_presence: None,
                 presence_batch: None,
                 closed: false,
@@ -398,7 +406,10 @@ impl Room {
                 doc,
                 view,
                 guarded.then_some((role, me.as_str())),
-                &fits,
+                SizeLimit {
+                    near: near_limit,
+                    fits: &fits,
+                },
                 decoded,
                 &mut pending,
             )
@@ -745,11 +756,18 @@ fn send_to(st: &mut RoomState, conn: ConnId, frame: Bytes) {
 /// dropped from the room (its connection closes once its queue drains) so it never delays
 /// the others.
 ///
-/// A broadcast that follows the last one within [`BURST_GAP`] is queued rather than written
-/// (a thousand clients rejoining at once send a thousand presence updates to all: a million
-/// writes one by one; queued, each connection writes what gathered at once).
+/// Broadcasts in a burst ([`BURST_AFTER`] in a row within [`BURST_GAP`] of each other) are
+/// queued rather than written (a thousand clients rejoining at once send a thousand
+/// presence updates to all: a million writes one by one; queued, each connection writes
+/// what gathered at once).
 fn broadcast(st: &mut RoomState, except: Option<ConnId>, frame: Bytes) {
-    let in_burst = st.last_broadcast.is_some_and(|at| at.elapsed() < BURST_GAP);
+    let quick = st.last_broadcast.is_some_and(|at| at.elapsed() < BURST_GAP);
+    st.quick_broadcasts = if quick {
+        st.quick_broadcasts.saturating_add(1)
+    } else {
+        0
+    };
+    let in_burst = st.quick_broadcasts >= BURST_AFTER;
     let mut stalled = Vec::new();
     for (id, peer) in &st.peers {
         if Some(*id) == except {
@@ -1073,6 +1091,25 @@ mod tests {
             reader.outgoing.try_take().is_some(),
             "the rest wait for one write"
         );
+    }
+
+    #[tokio::test]
+    async fn two_broadcasts_close_together_are_still_written_at_once() {
+        let room = room();
+        let writer = room.join(Role::Facilitator).unwrap();
+        let mut reader = room.join(Role::Participant).unwrap();
+        drain(&mut reader);
+        let socket = super::super::outbox::tests::FakeSocket::with_room(usize::MAX);
+        reader.outgoing.attach(socket.clone());
+        for i in 0..BURST_AFTER as u64 {
+            let update = stage_from_client(3000 + i);
+            room.receive(writer.conn, &update_frame(update)).unwrap();
+        }
+        assert!(
+            reader.outgoing.try_take().is_none(),
+            "nothing waits for the connection's task"
+        );
+        assert!(!socket.taken().is_empty());
     }
 
     #[tokio::test]
