@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 pub const OPCODE_BINARY: u8 = 0x2;
@@ -78,17 +78,36 @@ impl AsyncWrite for ReadHalf {
     }
 }
 
+/// Writes up to this size are copied into one buffer and sent with `send(2)`.
+const SMALL_WRITE: usize = 512;
+
 /// The half everything is written to.
 pub struct SocketWriter(pub OwnedWriteHalf);
 
 impl SocketWriter {
+    /// Sends as much of `head` then `body` as the socket takes now, with the socket call
+    /// itself rather than `write`/`writev`: those go through the kernel's file layer first,
+    /// and a relay is one such call per peer per message. A relayed keystroke (a few dozen
+    /// bytes) is copied behind its header: one buffer is the cheapest send.
+    fn try_send(&self, head: &[u8], body: &[u8]) -> io::Result<usize> {
+        let stream: &tokio::net::TcpStream = self.0.as_ref();
+        let socket = socket2::SockRef::from(stream);
+        let len = head.len() + body.len();
+        if len <= SMALL_WRITE {
+            let mut buf = [0u8; SMALL_WRITE];
+            buf[..head.len()].copy_from_slice(head);
+            buf[head.len()..len].copy_from_slice(body);
+            stream.try_io(Interest::WRITABLE, || socket.send(&buf[..len]))
+        } else {
+            let bufs = [IoSlice::new(head), IoSlice::new(body)];
+            stream.try_io(Interest::WRITABLE, || socket.send_vectored(&bufs))
+        }
+    }
+
     /// Writes all of `head` then `body`, waiting for the socket as needed.
     pub async fn write_all(&self, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
         while !head.is_empty() || !body.is_empty() {
-            match self
-                .0
-                .try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
-            {
+            match self.try_send(head, body) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     let from_head = n.min(head.len());
@@ -107,10 +126,7 @@ impl DirectWrite for SocketWriter {
     fn try_write(&self, message: &Bytes) -> Written {
         let (head, used) = header(OPCODE_BINARY, message.len());
         let head = &head[..used];
-        match self
-            .0
-            .try_write_vectored(&[IoSlice::new(head), IoSlice::new(message)])
-        {
+        match self.try_send(head, message) {
             Ok(n) if n == head.len() + message.len() => Written::All,
             Ok(0) | Err(_) => Written::Nothing,
             Ok(n) if n < head.len() => {
