@@ -78,7 +78,8 @@ fn apply_in(
         Some(earlier) => Update::merge_updates([earlier, update]),
         None => update,
     };
-    if has_gap(&update, &txn.state_vector()) {
+    // The state before the transaction, which yrs keeps and its encoding below uses again.
+    if has_gap(&update, txn.before_state()) {
         *pending = Some(update);
         return Ok(Update::EMPTY_V1.to_vec());
     }
