@@ -361,7 +361,9 @@ fn compute_ratios(report: &mut Report) {
         for (name, get) in METRICS {
             if let (Some(a), Some(b)) = (get(ours), get(node)) {
                 if b > 0.0 && !name.starts_with("delivered") && !name.starts_with("lost") {
-                    report.ratios.insert(format!("{shape}: {name}"), a / b);
+                    report
+                        .ratios
+                        .insert(format!("{shape}: {}", name.trim()), a / b);
                 }
             }
         }

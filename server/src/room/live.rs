@@ -30,8 +30,9 @@ use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update 
 /// Steady relays are further apart (a board of 20 typing at 10 changes a second: 5 ms).
 const BURST_GAP: Duration = Duration::from_micros(500);
 
-/// A burst is this many broadcasts in a row, each within [`BURST_GAP`] of the one before:
-/// two people's keystrokes landing together are still written at once (queued, each is a
+/// A broadcast is in a burst once this many in a row, itself included, each came within
+/// [`BURST_GAP`] of the one before: the third of three close together is queued, while two
+/// people's keystrokes landing together are still written at once (queued, each would be a
 /// wake-up of every peer's connection task, for the same number of writes).
 const BURST_AFTER: u32 = 2;
 
