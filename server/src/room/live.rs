@@ -829,6 +829,7 @@ fn remove_peers(st: &mut RoomState, conns: Vec<ConnId>) {
 #[cfg(test)]
 mod tests {
     //! Rooms as bytes in, bytes out: two in-memory peers, no sockets.
+    use super::super::outbox::tests::FakeSocket;
     use super::*;
     use crate::room::PEER_QUEUE_FRAMES;
     use crate::store::{BoardMeta, MemoryStore};
@@ -1074,18 +1075,25 @@ mod tests {
         assert!(stalled.outgoing.try_recv().is_err());
     }
 
-    #[tokio::test]
-    async fn broadcasts_in_a_burst_are_queued_for_the_connection_to_write_together() {
+    /// A facilitator relays `count` updates back to back to a reader whose socket takes
+    /// everything; returns the room, the reader and its socket.
+    fn relay_back_to_back(count: u64) -> (Arc<Room>, Joined, Arc<FakeSocket>) {
         let room = room();
         let writer = room.join(Role::Facilitator).unwrap();
         let mut reader = room.join(Role::Participant).unwrap();
         drain(&mut reader);
-        let socket = super::super::outbox::tests::FakeSocket::with_room(usize::MAX);
+        let socket = FakeSocket::with_room(usize::MAX);
         reader.outgoing.attach(socket.clone());
-        for i in 0..50u64 {
+        for i in 0..count {
             let update = stage_from_client(2000 + i);
             room.receive(writer.conn, &update_frame(update)).unwrap();
         }
+        (room, reader, socket)
+    }
+
+    #[tokio::test]
+    async fn broadcasts_in_a_burst_are_queued_for_the_connection_to_write_together() {
+        let (_room, reader, socket) = relay_back_to_back(50);
         assert!(!socket.taken().is_empty(), "the first went straight out");
         // The socket would have taken them all: whatever waits was queued as a burst.
         assert!(
@@ -1096,16 +1104,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_broadcasts_close_together_are_still_written_at_once() {
-        let room = room();
-        let writer = room.join(Role::Facilitator).unwrap();
-        let mut reader = room.join(Role::Participant).unwrap();
-        drain(&mut reader);
-        let socket = super::super::outbox::tests::FakeSocket::with_room(usize::MAX);
-        reader.outgoing.attach(socket.clone());
-        for i in 0..BURST_AFTER as u64 {
-            let update = stage_from_client(3000 + i);
-            room.receive(writer.conn, &update_frame(update)).unwrap();
-        }
+        let (_room, reader, socket) = relay_back_to_back(u64::from(BURST_AFTER));
         assert!(
             reader.outgoing.try_take().is_none(),
             "nothing waits for the connection's task"
