@@ -40,6 +40,8 @@ pub struct Shape {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ShapeResult {
+    /// Which round of the shape this was (1 unless `--rounds`).
+    pub round: usize,
     /// Send until every other client of the room has the update.
     pub fanout: Stats,
     /// Send until one receiver has it, over every (update, receiver) pair.

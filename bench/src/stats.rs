@@ -1,4 +1,4 @@
-//! Latency percentiles and /proc readings.
+//! Latency percentiles, medians and /proc readings.
 
 use serde::Serialize;
 
@@ -34,6 +34,20 @@ impl Stats {
     pub fn from_millis(values: &[f64]) -> Stats {
         Stats::from_micros(values.iter().map(|ms| (ms * 1000.0) as u32).collect())
     }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` if empty.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
 }
 
 /// Clock ticks per second for /proc/PID/stat (`getconf CLK_TCK`; 100 on Linux x86).
@@ -102,4 +116,17 @@ pub fn status_kib_meminfo() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0]), Some(3.0));
+        assert_eq!(median(vec![9.0, 1.0, 4.0]), Some(4.0));
+        assert_eq!(median(vec![4.0, 1.0, 9.0, 2.0]), Some(3.0));
+    }
 }
