@@ -64,6 +64,12 @@ pub enum Applied {
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
+/// An update as it came from a peer: decoded, and its bytes.
+pub struct Received<'a> {
+    pub update: Update,
+    pub bytes: &'a [u8],
+}
+
 /// Applies `update` (after the connection's `pending` leftovers) in `txn` and returns the
 /// transaction's delta. What cannot be integrated yet goes back into `pending`: blocks after a
 /// gap in their client's clock (yrs would integrate them around a hole that its incremental
@@ -71,45 +77,77 @@ pub struct ApplyError(pub String);
 /// stored), and whatever yrs itself keeps pending for a missing dependency.
 fn apply_in(
     txn: &mut TransactionMut,
-    update: Update,
+    received: Received,
     pending: &mut Option<Update>,
 ) -> Result<Vec<u8>, ApplyError> {
-    let update = match pending.take() {
-        Some(earlier) => Update::merge_updates([earlier, update]),
-        None => update,
+    let Received { update, bytes } = received;
+    let (update, merged) = match pending.take() {
+        Some(earlier) => (Update::merge_updates([earlier, update]), true),
+        None => (update, false),
     };
     // The state before the transaction, which yrs keeps and its encoding below uses again.
-    if has_gap(&update, txn.before_state()) {
+    let fit = fit(&update, txn.before_state());
+    if fit == Fit::Gap {
         *pending = Some(update);
         return Ok(Update::EMPTY_V1.to_vec());
     }
     let result = txn.apply_update(update);
-    if txn.has_missing_updates() {
+    let missing = txn.has_missing_updates();
+    if missing {
         *pending = txn.prune_pending();
     }
     result.map_err(|e| ApplyError(e.to_string()))?;
+    if fit == Fit::New && !merged && !missing {
+        // All of it was new and all of it went in: the delta is the update as it came.
+        // (Encoding the transaction would take the document's state vector again and diff
+        // it against the one before: about a seventh of a relay's instructions.)
+        return Ok(bytes.to_vec());
+    }
     Ok(txn.encode_update_v1())
 }
 
-/// Whether some block of `update` starts after a clock its client has not reached, counting
-/// the update's own earlier blocks.
-fn has_gap(update: &Update, known: &StateVector) -> bool {
-    update.insertions(true).iter().any(|(client, ranges)| {
+/// How an update's insertions stand against what the document has.
+#[derive(Debug, PartialEq)]
+enum Fit {
+    /// Each client's blocks go on from where the document's end: all of them are new.
+    New,
+    /// Some are known already (sent again, or overlapping what the document has), or there
+    /// are none (a deletion only, which may delete nothing new): only the encoding of what
+    /// the transaction did is the delta.
+    Known,
+    /// Some block starts after a clock its client has not reached, counting the update's own
+    /// earlier blocks.
+    Gap,
+}
+
+fn fit(update: &Update, known: &StateVector) -> Fit {
+    let insertions = update.insertions(true);
+    let mut fit = if insertions.is_empty() {
+        Fit::Known
+    } else {
+        Fit::New
+    };
+    for (client, ranges) in insertions.iter() {
         let mut ranges: Vec<_> = ranges.iter().cloned().collect();
         ranges.sort_by_key(|r| r.start);
         let mut clock = known.get(client);
-        ranges.iter().any(|r| {
-            let gap = r.start > clock;
-            clock = clock.max(r.end);
-            gap
-        })
-    })
+        if ranges.first().is_some_and(|r| r.start < clock) {
+            fit = Fit::Known;
+        }
+        for range in &ranges {
+            if range.start > clock {
+                return Fit::Gap;
+            }
+            clock = clock.max(range.end);
+        }
+    }
+    fit
 }
 
 /// Applies an update without any check (facilitators, private rooms).
 pub fn apply_unguarded(
     doc: &Doc,
-    update: Update,
+    update: Received,
     pending: &mut Option<Update>,
 ) -> Result<Applied, ApplyError> {
     let delta = apply_in(&mut doc.transact_mut(), update, pending)?;
@@ -266,7 +304,7 @@ impl Guard {
         view: &BoardDoc,
         role: Role,
         me: &str,
-        update: Update,
+        update: Received,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
         let size = SizeLimit {
@@ -287,7 +325,7 @@ impl Guard {
         view: &BoardDoc,
         rules: Option<(Role, &str)>,
         size: SizeLimit,
-        update: Update,
+        update: Received,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
         let (mut state, sv_before) = {
@@ -462,8 +500,9 @@ fn touched_keys(
 }
 
 /// Decodes a v1 update.
-pub fn decode(update: &[u8]) -> Result<Update, ApplyError> {
-    super::protocol::decode_update(update).map_err(ApplyError)
+pub fn decode(bytes: &[u8]) -> Result<Received<'_>, ApplyError> {
+    let update = super::protocol::decode_update(bytes).map_err(ApplyError)?;
+    Ok(Received { update, bytes })
 }
 
 /// The full state of a doc (for tests).
@@ -958,6 +997,48 @@ mod tests {
             )
             .unwrap();
         assert!(matches!(again, Applied::Unchanged));
+    }
+
+    #[test]
+    fn a_new_update_is_relayed_as_it_came_and_a_partly_known_one_as_its_new_part() {
+        let server = Doc::new();
+        let peer = Doc::new();
+        let text = peer.get_or_insert_text("t");
+        let type_in = |at: u32, chunk: &str| {
+            let mut txn = peer.transact_mut();
+            text.insert(&mut txn, at, chunk);
+            txn.encode_update_v1()
+        };
+        let (first, second) = (type_in(0, "ab"), type_in(2, "cd"));
+        let accepted =
+            |bytes: &[u8]| match apply_unguarded(&server, decode(bytes).unwrap(), &mut None) {
+                Ok(Applied::Accepted(delta)) => delta,
+                other => panic!("not accepted: {other:?}"),
+            };
+        assert_eq!(accepted(&first), first, "all new: relayed byte for byte");
+        // The first half again with the second: only the second is new.
+        let both = yrs::merge_updates_v1([&first, &second]).unwrap();
+        let delta = accepted(&both);
+        assert_ne!(delta, both);
+        let new_part: Vec<_> = Update::decode_v1(&delta)
+            .unwrap()
+            .insertions(true)
+            .iter()
+            .flat_map(|(client, ranges)| {
+                ranges
+                    .iter()
+                    .map(|r| (*client, r.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(new_part, vec![(peer.client_id(), 2..4)]);
+        let unchanged = apply_unguarded(&server, decode(&both).unwrap(), &mut None).unwrap();
+        assert!(matches!(unchanged, Applied::Unchanged), "{unchanged:?}");
+        let relayed_to = Doc::new();
+        apply(&relayed_to, &first);
+        apply(&relayed_to, &delta);
+        assert_eq!(full_state(&relayed_to), full_state(&server));
+        assert_eq!(json(&relayed_to), json(&peer));
     }
 
     #[test]
