@@ -383,11 +383,16 @@ fn median_of(rounds: &[ShapeResult], get: Getter) -> Option<f64> {
     stats::median(rounds.iter().filter_map(get).collect())
 }
 
+/// The run in `runs` of the same round as `run`.
+fn same_round<'a>(runs: &'a [ShapeResult], run: &ShapeResult) -> Option<&'a ShapeResult> {
+    runs.iter().find(|r| r.round == run.round)
+}
+
 /// A metric's ratio ours / Node's in each round (the two runs of a round were back to back,
 /// so a change in the machine's speed between rounds cancels out), and the median of those.
 fn paired_ratio(ours: &[ShapeResult], node: &[ShapeResult], get: Getter) -> Option<f64> {
     let ratios = ours.iter().filter_map(|a| {
-        let b = node.iter().find(|b| b.round == a.round)?;
+        let b = same_round(node, a)?;
         match (get(a), get(b)) {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
@@ -549,7 +554,7 @@ fn print_table(report: &Report) {
                 "  rounds, ours / Node's (CPU while measuring, fan-out p99):"
             );
             for a in ours {
-                let Some(b) = node.iter().find(|b| b.round == a.round) else {
+                let Some(b) = same_round(node, a) else {
                     continue;
                 };
                 let _ = writeln!(

@@ -109,7 +109,7 @@ fn apply_in(
 /// How an update's insertions stand against what the document has.
 #[derive(Debug, PartialEq)]
 enum Fit {
-    /// Each client's blocks go on from where the document's end: all of them are new.
+    /// Each client's blocks go on from where the document ends: all of them are new.
     New,
     /// Some are known already (sent again, or overlapping what the document has), or there
     /// are none (a deletion only, which may delete nothing new): only the encoding of what
@@ -234,6 +234,15 @@ pub struct SizeLimit<'a> {
     pub fits: &'a dyn Fn(&Doc, usize) -> bool,
 }
 
+#[cfg(test)]
+impl SizeLimit<'static> {
+    /// No size limit (tests of the role rules).
+    const NONE: SizeLimit<'static> = SizeLimit {
+        near: false,
+        fits: &|_, _| true,
+    };
+}
+
 /// A main room's guard: the undo manager that reverts refused updates, and the guarded state
 /// it checks them against.
 pub struct Guard {
@@ -307,11 +316,14 @@ impl Guard {
         update: Received,
         pending: &mut Option<Update>,
     ) -> Result<Applied, ApplyError> {
-        let size = SizeLimit {
-            near: false,
-            fits: &|_, _| true,
-        };
-        self.apply_checked(doc, view, Some((role, me)), size, update, pending)
+        self.apply_checked(
+            doc,
+            view,
+            Some((role, me)),
+            SizeLimit::NONE,
+            update,
+            pending,
+        )
     }
 
     /// Applies an update, reverting it if it breaks the role rules of `rules` (a role and
@@ -609,11 +621,7 @@ mod tests {
         w: World,
         change: impl FnOnce(&BoardDoc, &mut TransactionMut),
     ) -> (Vec<Violation>, World, Doc) {
-        let size = SizeLimit {
-            near: false,
-            fits: &|_, _| true,
-        };
-        refuse_sized(w, size, change)
+        refuse_sized(w, SizeLimit::NONE, change)
     }
 
     /// [`refuse`], with the document's size limit checked as `size` says.
