@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::types::ToJson;
@@ -312,7 +313,7 @@ async fn run_inner(
     };
     let sends = spec.rate_hz > 0.0;
     let mut storm_gen = 0;
-    let mut ws = connect(&spec.url).await?;
+    let mut ws = connect(&spec.url, LOAD_READ_BUFFER).await?;
     let mut first = true;
     'connection: loop {
         // Like the JS provider: our step 1, then our presence.
@@ -393,7 +394,7 @@ async fn run_inner(
                             storm_gen = gen;
                             // Gone without a close frame, as when a network drops.
                             drop(ws);
-                            ws = connect(&spec.url).await?;
+                            ws = connect(&spec.url, LOAD_READ_BUFFER).await?;
                             continue 'connection;
                         }
                         _ => {}
@@ -409,17 +410,23 @@ async fn run_inner(
 /// Connection attempts that failed and were retried (a full listen backlog, a refused upgrade).
 pub static RETRIES: AtomicUsize = AtomicUsize::new(0);
 
-pub async fn connect(url: &str) -> anyhow::Result<Socket> {
+/// How much a client reads per system call. tungstenite zero-fills the free part of its read
+/// buffer before every read, and its default buffer is 128 KiB: with the small frames of a
+/// load run that fill was about half of the generator's CPU (a `perf` profile of fanout), so
+/// load clients read 4 KiB at a time. A frame larger than that still arrives whole.
+pub const LOAD_READ_BUFFER: usize = 4 * 1024;
+
+/// For a client that receives a whole board at once (a join): fewer, larger reads.
+pub const JOIN_READ_BUFFER: usize = 128 * 1024;
+
+/// Connects with TCP_NODELAY (as a browser's WebSocket does) and a read buffer of
+/// `read_buffer` bytes.
+pub async fn connect(url: &str, read_buffer: usize) -> anyhow::Result<Socket> {
+    let config = WebSocketConfig::default().read_buffer_size(read_buffer);
     let mut attempt = 0;
     loop {
-        match tokio_tungstenite::connect_async(url).await {
-            Ok((ws, _)) => {
-                let _ = match ws.get_ref() {
-                    MaybeTlsStream::Plain(tcp) => tcp.set_nodelay(true),
-                    _ => Ok(()),
-                };
-                return Ok(ws);
-            }
+        match tokio_tungstenite::connect_async_with_config(url, Some(config), true).await {
+            Ok((ws, _)) => return Ok(ws),
             // A listen backlog overflow under a storm: retry as a browser would, soon.
             Err(e) if attempt < 20 => {
                 attempt += 1;
@@ -578,7 +585,7 @@ pub async fn join_once(
 ) -> anyhow::Result<(Duration, Option<Doc>)> {
     let start = Instant::now();
     let work = async {
-        let mut ws = connect(url).await?;
+        let mut ws = connect(url, JOIN_READ_BUFFER).await?;
         ws.send(Ws::Binary(step1(&StateVector::default()).into()))
             .await?;
         let mut have = StateVector::default();
@@ -640,7 +647,7 @@ pub async fn populate(
     notes: usize,
     batch: usize,
 ) -> anyhow::Result<(StateVector, Socket)> {
-    let mut ws = connect(url).await?;
+    let mut ws = connect(url, JOIN_READ_BUFFER).await?;
     ws.send(Ws::Binary(step1(&StateVector::default()).into()))
         .await?;
     let doc = Doc::new();

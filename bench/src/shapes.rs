@@ -395,7 +395,7 @@ pub async fn run_join(
             boards.push((url, sv));
         }
         // Warm: keep a client on board 0 (Node unloads a room when its last client leaves).
-        let holder = client::connect(&boards[0].0).await?;
+        let holder = client::connect(&boards[0].0, client::LOAD_READ_BUFFER).await?;
         let mut warm = Vec::new();
         for _ in 0..warm_samples {
             let (t, _) =
