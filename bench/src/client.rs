@@ -42,6 +42,10 @@ pub struct RoomTrack {
     pending: Mutex<HashMap<(u64, u32), Pending>>,
     /// Send-to-last-receiver latency of each update every receiver got, in microseconds.
     pub fanout_us: Mutex<Vec<u32>>,
+    /// Send-to-first-receiver latency of the same updates: what the fan-out took before the
+    /// relays' spread over the receivers (the sender's write, the server's wake-up and work
+    /// up to its first relay, that receiver's wake-up).
+    pub first_us: Mutex<Vec<u32>>,
     pub sent: AtomicU64,
     /// The highest clock each sender reached: the server must end up with at least that.
     pub final_clocks: Mutex<HashMap<u64, u32>>,
@@ -50,6 +54,7 @@ pub struct RoomTrack {
 struct Pending {
     sent: Instant,
     remaining: usize,
+    first: Duration,
     worst: Duration,
 }
 
@@ -66,6 +71,7 @@ impl RoomTrack {
             Pending {
                 sent: Instant::now(),
                 remaining,
+                first: Duration::MAX,
                 worst: Duration::ZERO,
             },
         );
@@ -76,13 +82,15 @@ impl RoomTrack {
         let mut pending = self.pending.lock().unwrap();
         let entry = pending.get_mut(&key)?;
         let latency = at.saturating_duration_since(entry.sent);
+        entry.first = entry.first.min(latency);
         entry.worst = entry.worst.max(latency);
         entry.remaining -= 1;
         if entry.remaining == 0 {
-            let worst = entry.worst;
+            let (first, worst) = (entry.first, entry.worst);
             pending.remove(&key);
             drop(pending);
             self.fanout_us.lock().unwrap().push(micros(worst));
+            self.first_us.lock().unwrap().push(micros(first));
         }
         Some(latency)
     }

@@ -357,6 +357,8 @@ const METRICS: &[(&str, Getter)] = &[
     ("fan-out p95 ms", |r| Some(r.fanout.p95_ms)),
     ("fan-out p99 ms", |r| Some(r.fanout.p99_ms)),
     ("fan-out max ms", |r| Some(r.fanout.max_ms)),
+    ("first receiver p50 ms", |r| Some(r.first.p50_ms)),
+    ("first receiver p99 ms", |r| Some(r.first.p99_ms)),
     ("delivery p50 ms", |r| Some(r.delivery.p50_ms)),
     ("delivery p99 ms", |r| Some(r.delivery.p99_ms)),
     ("delivered updates/s", |r| Some(r.delivered_per_s)),

@@ -44,6 +44,8 @@ pub struct ShapeResult {
     pub round: usize,
     /// Send until every other client of the room has the update.
     pub fanout: Stats,
+    /// Send until the first receiver has it, for the updates of `fanout`.
+    pub first: Stats,
     /// Send until one receiver has it, over every (update, receiver) pair.
     pub delivery: Stats,
     pub sent: u64,
@@ -302,6 +304,12 @@ async fn run_on(
         tracks
             .iter()
             .flat_map(|t| t.fanout_us.lock().unwrap().clone())
+            .collect(),
+    );
+    out.first = Stats::from_micros(
+        tracks
+            .iter()
+            .flat_map(|t| t.first_us.lock().unwrap().clone())
             .collect(),
     );
     out.delivery = client::merge_latencies(&results);
