@@ -32,7 +32,10 @@ USAGE: journeyboard-bench [--quick] [--servers ours,node] [--only SHAPE,...] [--
                           [--measure SECS] [--rounds N] [--json FILE]
 
   --quick            small shapes, about two minutes in all
-  --servers LIST     which servers to run: ours, node (default both)
+  --servers LIST     which servers to run: ours, node (default both); floor is a relay with
+                     no document and no store (`relay-floor`), to see what the machine and
+                     this generator cost alone (its figures are in the per-run lines and the
+                     JSON, not the table)
   --only LIST        shape names to run (fanout, crowd, company, many, join)
   --server-bin PATH  the journeyboard binary (default: build it, release, next to this one)
   --measure SECS     measuring time per shape (default 30, quick 6)
@@ -72,6 +75,7 @@ fn parse_args() -> anyhow::Result<Args> {
                     .map(|s| match s {
                         "ours" | "journeyboard" => Ok(Kind::Ours),
                         "node" => Ok(Kind::Node),
+                        "floor" => Ok(Kind::Floor),
                         other => bail!("unknown server {other:?}"),
                     })
                     .collect::<anyhow::Result<_>>()?
@@ -227,9 +231,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             PathBuf::new()
         },
         node_dir: node_dir.clone(),
+        floor: std::env::current_exe()?.with_file_name("relay-floor"),
     };
     if args.servers.contains(&Kind::Node) {
         servers::ensure_node(&node_dir)?;
+    }
+    if args.servers.contains(&Kind::Floor) && !programs.floor.exists() {
+        bail!(
+            "{} is missing: cargo build --release -p journeyboard-bench --bin relay-floor",
+            programs.floor.display()
+        );
     }
     let wanted = |name: &str| {
         args.only
@@ -319,6 +330,7 @@ fn server_key(kind: Kind) -> &'static str {
     match kind {
         Kind::Ours => "journeyboard",
         Kind::Node => "node",
+        Kind::Floor => "floor",
     }
 }
 

@@ -22,6 +22,9 @@ pub enum Kind {
     Ours,
     /// `@y/websocket-server` on Node.
     Node,
+    /// `relay-floor`: a relay with no document and no store, for what the machine and the
+    /// generator alone cost (not part of a default run).
+    Floor,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
         match self {
             Kind::Ours => "journeyboard",
             Kind::Node => "node y-websocket",
+            Kind::Floor => "relay floor",
         }
     }
 }
@@ -39,6 +43,8 @@ pub struct Programs {
     pub journeyboard: PathBuf,
     /// `bench/node`, with `node_modules` installed.
     pub node_dir: PathBuf,
+    /// The `relay-floor` binary.
+    pub floor: PathBuf,
 }
 
 /// A running server.
@@ -61,6 +67,7 @@ impl Server {
             match kind {
                 Kind::Ours => "ours",
                 Kind::Node => "node",
+                Kind::Floor => "floor",
             },
             uuid::Uuid::new_v4()
         ));
@@ -99,6 +106,11 @@ impl Server {
                 .env("HOST", "127.0.0.1")
                 .env("PORT", port.to_string())
                 .env("YPERSISTENCE", data_dir.join("leveldb"));
+                c
+            }
+            Kind::Floor => {
+                let mut c = Command::new(&programs.floor);
+                c.env("PORT", free_port()?.to_string());
                 c
             }
         };
@@ -225,7 +237,7 @@ impl Server {
     /// just names: a fresh UUID.
     pub async fn create_board(&self, title: &str) -> anyhow::Result<String> {
         match self.kind {
-            Kind::Node => Ok(format!("ws://{}/{}", self.addr, uuid::Uuid::new_v4())),
+            Kind::Node | Kind::Floor => Ok(format!("ws://{}/{}", self.addr, uuid::Uuid::new_v4())),
             Kind::Ours => {
                 let body =
                     serde_json::json!({"title": title, "template": "current-state"}).to_string();
