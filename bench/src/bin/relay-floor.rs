@@ -8,13 +8,10 @@
 //! Listens on 127.0.0.1:$PORT and says so as the Node server does.
 
 use futures_util::StreamExt;
+use journeyboard_server::ws::{frame_header, ReadHalf, OPCODE_BINARY};
 use std::collections::HashMap;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -66,7 +63,7 @@ async fn serve(tcp: TcpStream, id: u64, rooms: Rooms) {
     let (read, write) = ws.into_inner().into_split();
     let write = Arc::new(write);
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-    let mut ws = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, Some(config)).await;
+    let mut ws = WebSocketStream::from_raw_socket(ReadHalf(read), Role::Server, Some(config)).await;
     lock(&rooms)
         .entry(path.clone())
         .or_default()
@@ -75,10 +72,10 @@ async fn serve(tcp: TcpStream, id: u64, rooms: Rooms) {
     while let Some(Ok(message)) = ws.next().await {
         match message {
             Message::Binary(data) if data.starts_with(&[0, 0]) => {
-                write_now(&*write, &frame(&[0, 1, 2, 0, 0]));
+                write_now(&write, &frame(&[0, 1, 2, 0, 0]));
                 let updates = lock(&rooms)[&path].updates.clone();
                 for update in updates {
-                    write_now(&*write, &update);
+                    write_now(&write, &update);
                 }
             }
             Message::Binary(data) => relay(&rooms, &path, id, &data),
@@ -121,10 +118,9 @@ async fn answered_health_check(tcp: &TcpStream) -> bool {
             // Read the request first: closing with unread bytes resets the connection, and
             // the answer would be lost.
             let _ = tcp.try_read(&mut [0u8; 4096]);
-            write_now(
-                tcp,
-                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            // A short answer into an empty socket: one write takes it.
+            let _ =
+                tcp.try_write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             true
         }
         _ => false,
@@ -137,81 +133,21 @@ fn lock(rooms: &Rooms) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A final, unmasked binary frame.
+/// A final, unmasked binary frame, as the server writes it.
 fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x82];
-    match payload.len() {
-        len if len < 126 => frame.push(len as u8),
-        len if len <= usize::from(u16::MAX) => {
-            frame.push(126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(payload);
-    frame
+    let (head, used) = frame_header(OPCODE_BINARY, payload.len());
+    [&head[..used], payload].concat()
 }
 
 /// Writes `bytes` without waiting, retrying a full socket for a while (a sync answer).
-fn write_now(socket: &impl TryWrite, bytes: &[u8]) {
+fn write_now(socket: &OwnedWriteHalf, bytes: &[u8]) {
     let mut at = 0;
     for _ in 0..10_000 {
         if at == bytes.len() {
             return;
         }
-        if let Ok(n) = socket.try_write_some(&bytes[at..]) {
+        if let Ok(n) = socket.try_write(&bytes[at..]) {
             at += n;
         }
-    }
-}
-
-trait TryWrite {
-    fn try_write_some(&self, bytes: &[u8]) -> io::Result<usize>;
-}
-
-impl TryWrite for OwnedWriteHalf {
-    fn try_write_some(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.try_write(bytes)
-    }
-}
-
-impl TryWrite for TcpStream {
-    fn try_write_some(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.try_write(bytes)
-    }
-}
-
-/// The read half, for tungstenite; what tungstenite writes by itself (pong, close) is
-/// dropped.
-struct ReadOnly(OwnedReadHalf);
-
-impl AsyncRead for ReadOnly {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ReadOnly {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }

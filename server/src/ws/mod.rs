@@ -29,6 +29,9 @@ mod handshake;
 mod send;
 mod socket;
 
+// For the bench's `relay-floor`, which reads and frames as the server does.
+pub use socket::{header as frame_header, ReadHalf, OPCODE_BINARY};
+
 /// Largest message a client may send. A frame carries one update or a sync step 2 with a
 /// client's offline edits; 4 MiB holds thousands of notes. Anything larger is refused with
 /// close code 1009.
