@@ -12,18 +12,20 @@
 //! Edits follow the board schema (docs/SCHEMA.md): each sending client owns one note in the
 //! `notes` root map and types into its `text`, moving it to another stage now and then.
 
+use crate::stamped::StampedTcp;
 use crate::stats::Stats;
 use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Ws;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
@@ -32,7 +34,7 @@ use yrs::{
     TextRef, Transact, Update,
 };
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<StampedTcp>;
 
 /// Every measured update of one room, from its send until each receiver has it.
 #[derive(Default)]
@@ -46,6 +48,9 @@ pub struct RoomTrack {
     /// relays' spread over the receivers (the sender's write, the server's wake-up and work
     /// up to its first relay, that receiver's wake-up).
     pub first_us: Mutex<Vec<u32>>,
+    /// Send until the update reached the last receiver's socket (the kernel's receive stamp,
+    /// `stamped.rs`): the fan-out without the receiving clients' own wake-ups.
+    pub arrival_us: Mutex<Vec<u32>>,
     pub sent: AtomicU64,
     /// The highest clock each sender reached: the server must end up with at least that.
     pub final_clocks: Mutex<HashMap<u64, u32>>,
@@ -53,9 +58,12 @@ pub struct RoomTrack {
 
 struct Pending {
     sent: Instant,
+    /// The same moment on the wall clock, which the kernel's receive stamps use.
+    sent_wall: SystemTime,
     remaining: usize,
     first: Duration,
     worst: Duration,
+    worst_arrival: Duration,
 }
 
 impl RoomTrack {
@@ -70,27 +78,41 @@ impl RoomTrack {
             key,
             Pending {
                 sent: Instant::now(),
+                sent_wall: SystemTime::now(),
                 remaining,
                 first: Duration::MAX,
                 worst: Duration::ZERO,
+                worst_arrival: Duration::ZERO,
             },
         );
     }
 
-    /// Records one delivery; returns its latency if the update is a measured one.
-    fn delivered(&self, key: (u64, u32), at: Instant) -> Option<Duration> {
+    /// Records one delivery, read at `at` and received by the kernel at `arrival` (if the
+    /// socket had a stamp); returns its latency if the update is a measured one.
+    fn delivered(
+        &self,
+        key: (u64, u32),
+        at: Instant,
+        arrival: Option<SystemTime>,
+    ) -> Option<Duration> {
         let mut pending = self.pending.lock().unwrap();
         let entry = pending.get_mut(&key)?;
         let latency = at.saturating_duration_since(entry.sent);
+        // Without a stamp, the read time: never earlier than the arrival.
+        let arrived = arrival
+            .and_then(|a| a.duration_since(entry.sent_wall).ok())
+            .map_or(latency, |a| a.min(latency));
         entry.first = entry.first.min(latency);
         entry.worst = entry.worst.max(latency);
+        entry.worst_arrival = entry.worst_arrival.max(arrived);
         entry.remaining -= 1;
         if entry.remaining == 0 {
-            let (first, worst) = (entry.first, entry.worst);
+            let (first, worst, arrival) = (entry.first, entry.worst, entry.worst_arrival);
             pending.remove(&key);
             drop(pending);
             self.fanout_us.lock().unwrap().push(micros(worst));
             self.first_us.lock().unwrap().push(micros(first));
+            self.arrival_us.lock().unwrap().push(micros(arrival));
         }
         Some(latency)
     }
@@ -356,7 +378,8 @@ async fn run_inner(
                         Some(Err(e)) => return Err(e.into()),
                     };
                     let now = Instant::now();
-                    match handle(&data, &spec.track, full.as_ref(), &local, now, &mut out)? {
+                    let arrival = ws.get_ref().last_arrival();
+                    match handle(&data, &spec.track, full.as_ref(), &local, (now, arrival), &mut out)? {
                         Reply::None => {}
                         Reply::Send(frame) => ws.send(Ws::Binary(frame.into())).await?,
                         Reply::Synced => {
@@ -427,14 +450,13 @@ pub const LOAD_READ_BUFFER: usize = 4 * 1024;
 /// For a client that receives a whole board at once (a join): fewer, larger reads.
 pub const JOIN_READ_BUFFER: usize = 128 * 1024;
 
-/// Connects with TCP_NODELAY (as a browser's WebSocket does) and a read buffer of
-/// `read_buffer` bytes.
+/// Connects with TCP_NODELAY (as a browser's WebSocket does), the kernel's receive stamps on,
+/// and a read buffer of `read_buffer` bytes.
 pub async fn connect(url: &str, read_buffer: usize) -> anyhow::Result<Socket> {
-    let config = WebSocketConfig::default().read_buffer_size(read_buffer);
     let mut attempt = 0;
     loop {
-        match tokio_tungstenite::connect_async_with_config(url, Some(config), true).await {
-            Ok((ws, _)) => return Ok(ws),
+        match connect_once(url, read_buffer).await {
+            Ok(ws) => return Ok(ws),
             // A listen backlog overflow under a storm: retry as a browser would, soon.
             Err(e) if attempt < 20 => {
                 attempt += 1;
@@ -452,6 +474,19 @@ pub async fn connect(url: &str, read_buffer: usize) -> anyhow::Result<Socket> {
     }
 }
 
+async fn connect_once(url: &str, read_buffer: usize) -> anyhow::Result<Socket> {
+    let request = url.into_client_request()?;
+    let host = request.uri().host().context("no host in the URL")?;
+    let port = request.uri().port_u16().unwrap_or(80);
+    let tcp = TcpStream::connect((host, port)).await?;
+    tcp.set_nodelay(true)?;
+    let config = WebSocketConfig::default().read_buffer_size(read_buffer);
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(request, StampedTcp::new(tcp)?, Some(config))
+            .await?;
+    Ok(ws)
+}
+
 enum Reply {
     None,
     Send(Vec<u8>),
@@ -463,7 +498,7 @@ fn handle(
     track: &RoomTrack,
     full: Option<&Doc>,
     local: &Local,
-    now: Instant,
+    (now, arrival): (Instant, Option<SystemTime>),
     out: &mut ClientResult,
 ) -> anyhow::Result<Reply> {
     let mut r = Reader(data);
@@ -490,7 +525,7 @@ fn handle(
                 }
                 out.received_updates += 1;
                 if let Some(key) = update_key(update) {
-                    if let Some(latency) = track.delivered(key, now) {
+                    if let Some(latency) = track.delivered(key, now, arrival) {
                         out.latencies_us.push(micros(latency));
                     }
                 }

@@ -16,6 +16,7 @@
 mod client;
 mod servers;
 mod shapes;
+mod stamped;
 mod stats;
 
 use anyhow::{bail, Context};
@@ -371,6 +372,8 @@ const METRICS: &[(&str, Getter)] = &[
     ("fan-out max ms", |r| Some(r.fanout.max_ms)),
     ("first receiver p50 ms", |r| Some(r.first.p50_ms)),
     ("first receiver p99 ms", |r| Some(r.first.p99_ms)),
+    ("arrival at all p50 ms", |r| Some(r.arrival.p50_ms)),
+    ("arrival at all p99 ms", |r| Some(r.arrival.p99_ms)),
     ("delivery p50 ms", |r| Some(r.delivery.p50_ms)),
     ("delivery p99 ms", |r| Some(r.delivery.p99_ms)),
     ("delivered updates/s", |r| Some(r.delivered_per_s)),

@@ -46,6 +46,9 @@ pub struct ShapeResult {
     pub fanout: Stats,
     /// Send until the first receiver has it, for the updates of `fanout`.
     pub first: Stats,
+    /// Send until the update reached every other client's socket (the kernel's receive
+    /// stamps), for the updates of `fanout`: the fan-out without the receivers' wake-ups.
+    pub arrival: Stats,
     /// Send until one receiver has it, over every (update, receiver) pair.
     pub delivery: Stats,
     pub sent: u64,
@@ -310,6 +313,12 @@ async fn run_on(
         tracks
             .iter()
             .flat_map(|t| t.first_us.lock().unwrap().clone())
+            .collect(),
+    );
+    out.arrival = Stats::from_micros(
+        tracks
+            .iter()
+            .flat_map(|t| t.arrival_us.lock().unwrap().clone())
             .collect(),
     );
     out.delivery = client::merge_latencies(&results);
