@@ -29,6 +29,7 @@ use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
 use crate::lock;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -60,6 +61,9 @@ pub struct SledStore {
     failing_since: Mutex<Option<Instant>>,
     /// How many times the database was reopened after a failure.
     generation: AtomicU64,
+    /// Signals when a failed database that did not close in time (see [`SledStore::reopen`])
+    /// has closed after all; `None` when no close is pending.
+    closing: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     /// Compactions hold it shared, an export exclusively: an export never sees a board's
     /// snapshot from before a compaction and its log from after it.
     gate: RwLock<()>,
@@ -121,6 +125,7 @@ impl SledStore {
             dir: dir.to_path_buf(),
             failing_since: Mutex::new(None),
             generation: AtomicU64::new(0),
+            closing: Mutex::new(None),
             gate: RwLock::new(()),
         })
     }
@@ -171,17 +176,37 @@ impl SledStore {
         }
         // The old database must be gone before sled can lock its files again. It is dropped on
         // a thread of its own: sled flushes on drop, and after some write failures that flush
-        // never returns; the store then keeps failing rather than hang every caller.
-        if let Some(old) = open.take() {
-            let (done, dropped) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                drop(old);
-                let _ = done.send(());
-            });
-            if dropped.recv_timeout(CLOSE_WAIT).is_err() {
-                tracing::error!("the failed store did not close within {CLOSE_WAIT:?}");
+        // never returns. While it is stuck it holds sled's process-wide concurrency lock, which
+        // every database's writes take: one opened now (possible when the data directory was
+        // deleted and so holds no file lock) would hang every caller. So the store keeps
+        // failing until the old one has closed, which may take a restart.
+        let mut closing = lock(&self.closing);
+        let wait = match open.take() {
+            Some(old) => {
+                let (done, dropped) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    drop(old);
+                    let _ = done.send(());
+                });
+                *closing = Some(dropped);
+                CLOSE_WAIT
             }
+            None => Duration::ZERO, // a later try: only look whether it has closed since
+        };
+        if let Some(dropped) = closing.as_ref() {
+            if let Err(RecvTimeoutError::Timeout) = dropped.recv_timeout(wait) {
+                *failing = Some(Instant::now());
+                if !wait.is_zero() {
+                    tracing::error!(
+                        "the failed store did not close within {CLOSE_WAIT:?}, so it cannot be \
+                         opened again until it does: restart the server"
+                    );
+                }
+                return;
+            }
+            *closing = None;
         }
+        drop(closing);
         match Open::new(&self.dir) {
             Ok(reopened) => {
                 *open = Some(Arc::new(reopened));
@@ -627,6 +652,42 @@ mod tests {
         assert_eq!(compacted.updates, vec![(3, b"new3".to_vec())]);
         assert_eq!(open.docs.len(), 1, "only the snapshot is left in docs");
         drop((open, store));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The data directory deleted under a running store: a large value (which sled writes to
+    /// a file of its own) fails, and sled's flush of the failed database then never returns.
+    /// Opening a new database beside it would wait forever for sled's process-wide lock that
+    /// the stuck flush holds, and with it every later call; the store must fail instead.
+
+    #[test]
+    fn a_store_whose_directory_was_deleted_fails_and_does_not_hang() {
+        let dir = temp_dir();
+        let (store, id) = store_with_a_board(&dir);
+        store.append_update(id, 1, b"u1").unwrap();
+        store.flush().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let large = vec![7u8; 512 * 1024];
+        assert!(store.compact(id, &large, 1).is_err(), "a large value fails");
+        std::thread::sleep(REOPEN_EVERY);
+        let store = Arc::new(store);
+        let (done, result) = std::sync::mpsc::channel();
+        let writer = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let _ = done.send(writer.append_update(id, 2, b"u2"));
+            // A compaction writes a batch, which takes sled's lock exclusively.
+            let _ = done.send(writer.compact(id, b"s2", 2));
+            let _ = done.send(writer.append_update(id, 3, b"u3"));
+        });
+        let wait = CLOSE_WAIT + Duration::from_secs(10);
+        for op in ["an append", "a compaction", "the next append"] {
+            let written = result.recv_timeout(wait);
+            let written = written.unwrap_or_else(|_| panic!("{op} returns, not hangs"));
+            assert!(
+                written.is_err(),
+                "{op} fails while the failed database has not closed"
+            );
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }
