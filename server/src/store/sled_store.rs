@@ -659,7 +659,6 @@ mod tests {
     /// a file of its own) fails, and sled's flush of the failed database then never returns.
     /// Opening a new database beside it would wait forever for sled's process-wide lock that
     /// the stuck flush holds, and with it every later call; the store must fail instead.
-
     #[test]
     fn a_store_whose_directory_was_deleted_fails_and_does_not_hang() {
         let dir = temp_dir();
