@@ -14,6 +14,7 @@
 
 use crate::stamped::StampedTcp;
 use crate::stats::Stats;
+use crate::wire::{step1, step2, update_frame, update_key, write_var, Reader};
 use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -28,7 +29,6 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::WebSocketStream;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
 use yrs::{
     Any, ClientID, Doc, GetString, Map, MapPrelim, MapRef, ReadTxn, StateVector, Text, TextPrelim,
     TextRef, Transact, Update,
@@ -543,78 +543,6 @@ fn apply(doc: &Doc, update: &[u8]) -> anyhow::Result<()> {
         .apply_update(update)
         .context("apply update")?;
     Ok(())
-}
-
-/// The header of a v1 update: the first struct group's client and start clock. Enough to
-/// tell which send it is, without decoding the rest.
-pub fn update_key(update: &[u8]) -> Option<(u64, u32)> {
-    let mut r = Reader(update);
-    let groups = r.var().ok()?;
-    if groups == 0 {
-        return None;
-    }
-    let _structs = r.var().ok()?;
-    let client = r.var().ok()?;
-    let clock = r.var().ok()?;
-    Some((client, clock as u32))
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn var(&mut self) -> anyhow::Result<u64> {
-        let mut value = 0u64;
-        let mut shift = 0;
-        loop {
-            let (&byte, rest) = self.0.split_first().ok_or_else(|| anyhow!("truncated"))?;
-            self.0 = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-            shift += 7;
-            if shift > 63 {
-                bail!("varint too long");
-            }
-        }
-    }
-
-    fn bytes(&mut self) -> anyhow::Result<&'a [u8]> {
-        let len = self.var()? as usize;
-        if self.0.len() < len {
-            bail!("truncated");
-        }
-        let (bytes, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Ok(bytes)
-    }
-}
-
-fn write_var(buf: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        buf.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    buf.push(value as u8);
-}
-
-fn message(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0, kind];
-    write_var(&mut frame, payload.len() as u64);
-    frame.extend_from_slice(payload);
-    frame
-}
-
-fn step1(sv: &StateVector) -> Vec<u8> {
-    message(0, &sv.encode_v1())
-}
-
-fn step2(update: &[u8]) -> Vec<u8> {
-    message(1, update)
-}
-
-fn update_frame(update: &[u8]) -> Vec<u8> {
-    message(2, update)
 }
 
 /// A fresh client's join: connects, sends an empty step 1 and waits until what it received

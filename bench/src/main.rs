@@ -18,6 +18,7 @@ mod servers;
 mod shapes;
 mod stamped;
 mod stats;
+mod wire;
 
 use anyhow::{bail, Context};
 use servers::{Kind, Programs};
