@@ -16,6 +16,11 @@ use std::time::Duration;
 /// and would send it all again).
 pub const MAX_MESSAGES_PER_SECOND: u32 = 100;
 
+/// y-sync messages one WebSocket frame may hold. A y-websocket client sends one per frame;
+/// a few together are allowed. Unbounded, one 4 MiB frame of tiny messages (650,000 sync
+/// step 1s) held the board's lock and the server's thread for seconds. Over it: close 1009.
+pub const MAX_MESSAGES_PER_FRAME: usize = 16;
+
 /// Messages a connection may send at once before the rate above applies: a returning client's
 /// burst (sync, presence, a pasted list) goes through untouched.
 pub const MESSAGE_BURST: u32 = 1000;
@@ -81,16 +86,16 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one message's token. Returns how long to wait before reading the next message
-    /// (zero while within the rate).
-    pub fn take(&mut self) -> Duration {
-        self.take_at(std::time::Instant::now())
+    /// Takes the tokens of `messages` messages (one frame may hold several). Returns how
+    /// long to wait before reading the next frame (zero while within the rate).
+    pub fn take(&mut self, messages: usize) -> Duration {
+        self.take_at(std::time::Instant::now(), messages)
     }
 
-    fn take_at(&mut self, now: std::time::Instant) -> Duration {
+    fn take_at(&mut self, now: std::time::Instant, messages: usize) -> Duration {
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst) - 1.0;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst) - messages as f64;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
@@ -108,13 +113,25 @@ mod tests {
         let mut limiter = RateLimiter::new(10, 3);
         let start = limiter.last;
         for _ in 0..3 {
-            assert_eq!(limiter.take_at(start), Duration::ZERO);
+            assert_eq!(limiter.take_at(start, 1), Duration::ZERO);
         }
-        let wait = limiter.take_at(start);
+        let wait = limiter.take_at(start, 1);
         assert_eq!(wait, Duration::from_millis(100));
         // Waiting as told, the next message is again 100 ms away: the rate holds.
-        assert_eq!(limiter.take_at(start + wait), Duration::from_millis(100));
+        assert_eq!(limiter.take_at(start + wait, 1), Duration::from_millis(100));
         let later = start + Duration::from_secs(5);
-        assert_eq!(limiter.take_at(later), Duration::ZERO, "refilled");
+        assert_eq!(limiter.take_at(later, 1), Duration::ZERO, "refilled");
+    }
+
+    #[test]
+    fn every_message_of_a_frame_counts() {
+        let mut limiter = RateLimiter::new(10, 3);
+        let start = limiter.last;
+        assert_eq!(
+            limiter.take_at(start, 3),
+            Duration::ZERO,
+            "the burst, in one frame"
+        );
+        assert_eq!(limiter.take_at(start, 2), Duration::from_millis(200));
     }
 }

@@ -77,6 +77,15 @@ async fn an_oversized_message_is_closed_with_1009() {
 }
 
 #[tokio::test]
+async fn a_frame_of_too_many_messages_is_closed_with_1009_before_any_is_handled() {
+    // 650,000 sync step 1s in one 3.9 MB frame held the board and the server's thread for
+    // seconds; now the frame is refused after the first messages over the limit are read.
+    let step1 = [0u8, 0, 1, 0];
+    let frame = step1.repeat(650_000);
+    refused_with(WsMessage::Binary(frame.into()), 1009).await;
+}
+
+#[tokio::test]
 async fn viewer_updates_are_dropped_never_applied_nor_relayed_nor_stored() {
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Read only", "current-state").await;

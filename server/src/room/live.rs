@@ -52,6 +52,9 @@ impl ReceiveError {
     /// The close code and reason a peer gets for this error.
     pub fn close_reason(&self) -> CloseReason {
         match self {
+            ReceiveError::Malformed(protocol::FrameError::TooManyMessages) => {
+                CloseReason::TOO_MANY_MESSAGES
+            }
             ReceiveError::Malformed(_) => CloseReason::MALFORMED,
             ReceiveError::BadUpdate(_) => CloseReason::BAD_UPDATE,
             ReceiveError::Store(_) => CloseReason::STORAGE,
@@ -214,10 +217,13 @@ impl Room {
     }
 
     /// Handles one binary frame from a peer: answers sync requests, applies, stores and relays
-    /// updates, relays presence. On error nothing from the frame's failing message on is
-    /// applied; the caller closes the connection with [`ReceiveError::close_reason`].
-    pub fn receive(self: &Arc<Self>, conn: ConnId, data: &[u8]) -> Result<(), ReceiveError> {
+    /// updates, relays presence; returns how many messages the frame held. On error nothing
+    /// from the frame's failing message on is applied (what came before it was, and was
+    /// stored and relayed like any message); the caller closes the connection with
+    /// [`ReceiveError::close_reason`].
+    pub fn receive(self: &Arc<Self>, conn: ConnId, data: &[u8]) -> Result<usize, ReceiveError> {
         let messages = protocol::decode_frame(data)?;
+        let count = messages.len();
         let mut st = self.lock();
         let role = st.peers.get(&conn).ok_or(ReceiveError::UnknownPeer)?.role;
         for message in messages {
@@ -273,7 +279,7 @@ impl Room {
             let room = Arc::clone(self);
             tokio::task::spawn_blocking(move || room.compact());
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Applies a peer's update; stores and relays only what it actually changed (a

@@ -114,6 +114,11 @@ impl CloseReason {
         code: 1009,
         reason: "message too big",
     };
+    /// 1009: a frame with more y-sync messages than `limits::MAX_MESSAGES_PER_FRAME`.
+    pub const TOO_MANY_MESSAGES: CloseReason = CloseReason {
+        code: 1009,
+        reason: "too many messages in one frame",
+    };
     /// 1011: the store failed; the edit was not kept, so it must not look accepted.
     pub const STORAGE: CloseReason = CloseReason {
         code: 1011,

@@ -6,6 +6,7 @@
 //! yrs' own `MessageReader` treats a truncated message as the end of the frame; a server must
 //! not, so this reader fails on any byte it cannot account for.
 
+use crate::limits::MAX_MESSAGES_PER_FRAME;
 use bytes::Bytes;
 use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::decoder::{Decode, Decoder, DecoderV1};
@@ -21,6 +22,8 @@ pub enum FrameError {
     Malformed(#[from] yrs::encoding::read::Error),
     #[error("malformed y-sync message: {0}")]
     Refused(&'static str),
+    #[error("more than {MAX_MESSAGES_PER_FRAME} y-sync messages in one frame")]
+    TooManyMessages,
 }
 
 /// Runs a yrs decoder on a peer's bytes, turning a panic into an error. yrs asserts, in
@@ -39,7 +42,8 @@ pub fn decode_update(update: &[u8]) -> Result<Update, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Decodes every message of a frame, or fails if any part of it is malformed.
+/// Decodes every message of a frame, or fails if any part of it is malformed or it holds
+/// more than [`MAX_MESSAGES_PER_FRAME`] (found before decoding the rest).
 pub fn decode_frame(data: &[u8]) -> Result<Vec<Message>, FrameError> {
     if data.is_empty() {
         return Err(FrameError::Empty);
@@ -47,6 +51,9 @@ pub fn decode_frame(data: &[u8]) -> Result<Vec<Message>, FrameError> {
     let mut rest = data;
     let mut messages = Vec::with_capacity(1);
     while !rest.is_empty() {
+        if messages.len() == MAX_MESSAGES_PER_FRAME {
+            return Err(FrameError::TooManyMessages);
+        }
         let mut decoder = DecoderV1::from(rest);
         let message = decoding(|| Message::decode(&mut decoder)).map_err(FrameError::Refused)?;
         messages.push(message?);
@@ -107,6 +114,21 @@ mod tests {
         let messages = decode_frame(&data).unwrap();
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[1], Message::AwarenessQuery);
+    }
+
+    #[test]
+    fn a_frame_holds_at_most_the_limit_of_messages() {
+        let query = frame(Message::AwarenessQuery);
+        let at_limit = query.repeat(MAX_MESSAGES_PER_FRAME);
+        assert_eq!(
+            decode_frame(&at_limit).unwrap().len(),
+            MAX_MESSAGES_PER_FRAME
+        );
+        let over = query.repeat(650_000);
+        assert!(matches!(
+            decode_frame(&over),
+            Err(FrameError::TooManyMessages)
+        ));
     }
 
     #[test]

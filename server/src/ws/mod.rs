@@ -194,7 +194,15 @@ async fn serve(
                             tracing::warn!(board = %room.id(), conn, bytes = data.len(), "message over the size limit");
                             break CloseReason::TOO_BIG;
                         }
-                        let wait = limiter.take();
+                        let messages = match room.receive(conn, &data) {
+                            Ok(messages) => messages,
+                            Err(e) => {
+                                tracing::warn!(board = %room.id(), conn, "refused a frame: {e}");
+                                break e.close_reason();
+                            }
+                        };
+                        // Every message of the frame counts: the next frame waits for them.
+                        let wait = limiter.take(messages);
                         if !wait.is_zero() {
                             let now = tokio::time::Instant::now();
                             throttled = Some(now + wait);
@@ -202,10 +210,6 @@ async fn serve(
                                 throttle_logged = Some(now);
                                 tracing::warn!(board = %room.id(), conn, "over the message rate limit: reading this connection more slowly");
                             }
-                        }
-                        if let Err(e) = room.receive(conn, &data) {
-                            tracing::warn!(board = %room.id(), conn, "refused a frame: {e}");
-                            break e.close_reason();
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
