@@ -57,12 +57,43 @@ pub enum Applied {
         delta: Vec<u8>,
         violations: Vec<Violation>,
     },
+    /// It failed partway (a block yrs cannot integrate, such as one whose parent is not a
+    /// type), after part of it had gone in: store this delta (what went in, and for a
+    /// guarded update the revert of it) and relay it to every peer, so that every copy of
+    /// the board stays the same; then refuse the update with `error`.
+    Broken { delta: Vec<u8>, error: ApplyError },
 }
 
 /// Why an update could not be applied.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);
+
+/// An update yrs refused partway: why, and the encoding of what it had integrated before
+/// (yrs integrates block by block and keeps what went in).
+struct Failed {
+    error: ApplyError,
+    integrated: Vec<u8>,
+}
+
+impl Failed {
+    /// The outcome, given the updates that go with what was integrated (a revert).
+    fn into_outcome(self, reverts: Vec<Vec<u8>>) -> Result<Applied, ApplyError> {
+        let parts: Vec<Vec<u8>> = std::iter::once(self.integrated)
+            .chain(reverts)
+            .filter(|u| !is_empty_update(u))
+            .collect();
+        if parts.is_empty() {
+            return Err(self.error);
+        }
+        let delta = yrs::merge_updates_v1(&parts)
+            .map_err(|e| ApplyError(format!("merging a failed update's part: {e}")))?;
+        Ok(Applied::Broken {
+            delta,
+            error: self.error,
+        })
+    }
+}
 
 /// An update as it came from a peer: decoded, and its bytes.
 pub struct Received<'a> {
@@ -74,12 +105,13 @@ pub struct Received<'a> {
 /// transaction's delta. What cannot be integrated yet goes back into `pending`: blocks after a
 /// gap in their client's clock (yrs would integrate them around a hole that its incremental
 /// encoding then leaves out, so they would be in the document but neither relayed nor
-/// stored), and whatever yrs itself keeps pending for a missing dependency.
+/// stored), and whatever yrs itself keeps pending for a missing dependency. An update yrs
+/// refuses partway fails with what it had integrated ([`Failed`]).
 fn apply_in(
     txn: &mut TransactionMut,
     received: Received,
     pending: &mut Option<Update>,
-) -> Result<Vec<u8>, ApplyError> {
+) -> Result<Vec<u8>, Failed> {
     let Received { update, bytes } = received;
     let (update, merged) = match pending.take() {
         Some(earlier) => (Update::merge_updates([earlier, update]), true),
@@ -96,7 +128,12 @@ fn apply_in(
     if missing {
         *pending = txn.prune_pending();
     }
-    result.map_err(|e| ApplyError(e.to_string()))?;
+    if let Err(e) = result {
+        return Err(Failed {
+            error: ApplyError(e.to_string()),
+            integrated: txn.encode_update_v1(),
+        });
+    }
     if fit == Fit::New && !merged && !missing {
         // All of it was new and all of it went in: the delta is the update as it came.
         // (Encoding the transaction would take the document's state vector again and diff
@@ -150,7 +187,10 @@ pub fn apply_unguarded(
     update: Received,
     pending: &mut Option<Update>,
 ) -> Result<Applied, ApplyError> {
-    let delta = apply_in(&mut doc.transact_mut(), update, pending)?;
+    let delta = match apply_in(&mut doc.transact_mut(), update, pending) {
+        Ok(delta) => delta,
+        Err(failed) => return failed.into_outcome(Vec::new()),
+    };
     Ok(if is_empty_update(&delta) {
         Applied::Unchanged
     } else {
@@ -305,7 +345,7 @@ impl Guard {
     }
 
     /// Applies an update from `role` (whose public id is `me`), reverting it if it breaks a
-    /// rule. On an error nothing of the update stays in effect.
+    /// rule. An update that fails partway is taken back ([`Applied::Broken`]).
     #[cfg(test)]
     pub fn apply(
         &mut self,
@@ -364,12 +404,12 @@ impl Guard {
         let changes = state.refresh(view, &doc.transact(), &self.take_touched());
         let delta = match result {
             Ok(delta) => delta,
-            Err(e) => {
-                // Part of it may have been integrated: take it all back (nothing is stored or
-                // relayed; the connection is closed).
-                self.revert(doc, view, &mut state, &changes);
+            Err(failed) => {
+                // Part of it may have been integrated: take it all back, and store and relay
+                // what went in with its revert (the connection is closed).
+                let reverts = self.revert(doc, view, &mut state, &changes);
                 self.state = Some(state);
-                return Err(e);
+                return failed.into_outcome(reverts);
             }
         };
         if is_empty_update(&delta) && changes.is_empty() {
@@ -525,4 +565,4 @@ pub fn full_state(doc: &Doc) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -351,6 +351,13 @@ impl Room {
         let mut refusal = None;
         let (delta, except) = match applied.map_err(|e| ReceiveError::BadUpdate(e.0))? {
             Applied::Unchanged => return Ok(()),
+            Applied::Broken { delta, error } => {
+                // What went in before yrs refused the rest reaches the store and every peer
+                // (with its revert, for a guarded update): no copy of the board differs.
+                self.append(st, &delta);
+                broadcast(st, None, protocol::sync_update(delta));
+                return Err(ReceiveError::BadUpdate(error.0));
+            }
             Applied::Accepted(delta) => (delta, Some(conn)),
             Applied::Refused { delta, violations } => {
                 tracing::warn!(board = %self.id, conn, ?violations, "refused a participant's update");

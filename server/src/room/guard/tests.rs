@@ -578,3 +578,87 @@ fn pending_data_waits_with_its_connection_and_is_guarded_when_it_lands() {
     assert!(pending.is_none());
     assert!(!w.view.settings(&w.server.transact()).locked);
 }
+
+/// A hand-made v1 update from `client` that yrs refuses partway: a string set at
+/// `root[key]`, then a string whose parent is that string (not a type).
+pub fn broken_update(client: u64, root: &str, key: &str) -> Vec<u8> {
+    fn var(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    fn string(out: &mut Vec<u8>, s: &str) {
+        var(out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+    const CONTENT_STRING: u8 = 4;
+    const HAS_PARENT_SUB: u8 = 0x20;
+    let mut out = Vec::new();
+    var(&mut out, 1); // one client
+    var(&mut out, 2); // two structs
+    var(&mut out, client);
+    var(&mut out, 0); // from clock 0
+    out.push(HAS_PARENT_SUB | CONTENT_STRING);
+    var(&mut out, 1); // the parent is a root, by name
+    string(&mut out, root);
+    string(&mut out, key);
+    string(&mut out, "ab");
+    out.push(CONTENT_STRING);
+    var(&mut out, 0); // the parent is an item, by id: the string above
+    var(&mut out, client);
+    var(&mut out, 0);
+    string(&mut out, "x");
+    var(&mut out, 0); // no deletions
+    out
+}
+
+/// Applies `update` as a facilitator (unguarded) or a participant, expecting it to fail
+/// partway; checks that a copy of the server from before, given the delta, equals the
+/// server after, and returns the server.
+fn broken_apply(role: Role, update: &[u8]) -> Doc {
+    let mut w = world();
+    let copy = peer_of(&w.server);
+    let mut pending = None;
+    let received = decode(update).unwrap();
+    let outcome = match role {
+        Role::Facilitator => apply_unguarded(&w.server, received, &mut pending),
+        _ => w
+            .guard
+            .apply(&w.server, &w.view, role, "me", received, &mut pending),
+    };
+    let Ok(Applied::Broken { delta, error }) = outcome else {
+        panic!("expected a partly applied update, got {outcome:?}");
+    };
+    assert!(error.0.to_lowercase().contains("parent"), "{error}");
+    apply(&copy, &delta);
+    assert_eq!(
+        full_state(&copy).len(),
+        full_state(&w.server).len(),
+        "the copy has all the server has"
+    );
+    assert_eq!(json(&copy), json(&w.server));
+    w.server
+}
+
+#[test]
+fn what_went_in_of_an_update_refused_partway_is_relayed_as_a_delta() {
+    let server = broken_apply(Role::Facilitator, &broken_update(99, "scratch", "partial"));
+    let scratch = server.get_or_insert_map("scratch");
+    let kept = scratch.get(&server.transact(), "partial");
+    assert_eq!(
+        kept,
+        Some(yrs::Out::Any(Any::from("ab"))),
+        "its first block went in"
+    );
+}
+
+#[test]
+fn a_guarded_update_refused_partway_is_taken_back_and_the_revert_relayed() {
+    let server = broken_apply(Role::Participant, &broken_update(99, "notes", "rogue"));
+    let view = BoardDoc::new(&server);
+    assert!(view.note(&server.transact(), "rogue").is_none());
+    let notes = server.get_or_insert_map("notes");
+    assert!(notes.get(&server.transact(), "rogue").is_none(), "reverted");
+}

@@ -302,3 +302,24 @@ async fn malformed_frames_change_nothing() {
     assert_eq!(room.summary().stages, 5);
     assert!(room.store.load_doc(room.id).unwrap().updates.is_empty());
 }
+
+#[tokio::test]
+async fn what_went_in_of_an_update_refused_partway_is_stored_and_relayed_to_all() {
+    let room = room();
+    let a = room.join(Role::Facilitator).unwrap();
+    let mut b = room.join(Role::Participant).unwrap();
+    drain(&mut b);
+    let broken = super::super::guard::tests::broken_update(99, "scratch", "partial");
+    assert!(matches!(
+        room.receive(a.conn, &update_frame(broken)),
+        Err(ReceiveError::BadUpdate(_))
+    ));
+    let relayed = drain(&mut b);
+    assert!(
+        matches!(relayed.as_slice(), [Message::Sync(SyncMessage::Update(_))]),
+        "{relayed:?}"
+    );
+    room.write_pending_log();
+    let stored = room.store.load_doc(room.id).unwrap();
+    assert_eq!(stored.updates.len(), 1, "stored like any update");
+}
