@@ -272,9 +272,11 @@ fn map_bool<T: ReadTxn>(m: &MapRef, txn: &T, field: &str) -> bool {
     matches!(m.get(txn, field), Some(Out::Any(Any::Bool(true))))
 }
 
+/// A number setting; NaN and infinities read as unset (a NaN deadline, from a client's
+/// `Date.now() + undefined`, never passes, and kept a time box waking at once forever).
 fn map_number<T: ReadTxn>(m: &MapRef, txn: &T, field: &str) -> Option<f64> {
     match m.get(txn, field) {
-        Some(Out::Any(Any::Number(n))) => n.as_f64(),
+        Some(Out::Any(Any::Number(n))) => n.as_f64().filter(|n| n.is_finite()),
         _ => None,
     }
 }
@@ -322,6 +324,16 @@ mod tests {
         assert_eq!(s.walkthrough_stage.as_deref(), Some("purchase"));
         assert_eq!(s.locked_lanes, vec!["emotions"]);
         assert_eq!(view.phase(&doc.transact()), "walkthrough");
+    }
+
+    #[test]
+    fn a_number_setting_that_is_not_finite_reads_as_unset() {
+        let doc = new_board_doc("W", Template::CurrentState, 0.0);
+        let view = BoardDoc::new(&doc);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            view.set_setting(&mut doc.transact_mut(), key::TIMER_DEADLINE, bad);
+            assert_eq!(view.settings(&doc.transact()).timer_deadline, None, "{bad}");
+        }
     }
 
     #[test]
