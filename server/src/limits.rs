@@ -21,6 +21,12 @@ pub const MAX_MESSAGES_PER_SECOND: u32 = 100;
 /// step 1s) held the board's lock and the server's thread for seconds. Over it: close 1009.
 pub const MAX_MESSAGES_PER_FRAME: usize = 16;
 
+/// Bytes of a connection's updates that may wait for history the server never received
+/// (`room/guard.rs`, "Pending updates"): as much as one message. Without a bound a client
+/// could make the server hold any amount (24 MiB in the audit) outside the document limit;
+/// over it they are dropped, as they could never be applied.
+pub const MAX_PENDING_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
+
 /// Messages a connection may send at once before the rate above applies: a returning client's
 /// burst (sync, presence, a pasted list) goes through untouched.
 pub const MESSAGE_BURST: u32 = 1000;

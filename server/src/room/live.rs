@@ -24,6 +24,7 @@ use super::private::RoomKind;
 use super::protocol::{self, is_empty_update};
 use super::triggers::{Switches, Trigger};
 use super::{CloseReason, ConnId, Outgoing, COMPACT_AFTER_UPDATES};
+use crate::limits::MAX_PENDING_BYTES;
 use crate::store::{Store, StoreError};
 use journeyboard_shared::rules::Violation;
 use journeyboard_shared::schema::BoardDoc;
@@ -34,6 +35,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::{ClientID, ReadTxn, StateVector, Transact, TransactionMut, Update as YUpdate};
+
+/// What the sender of dropped pending updates is told (a y-protocol "permission denied").
+const PENDING_DROPPED: &str =
+    "dropped updates waiting for history the server never received (over the limit)";
 
 /// Why a peer's frame was refused; each maps to the close code the peer gets.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,8 @@ struct Peer {
     /// Update data that cannot be integrated before more of this connection's updates arrive
     /// (see `guard.rs`).
     pending: Option<YUpdate>,
+    /// The sizes of the updates received since `pending` began (a bound on its size).
+    pending_bytes: usize,
     queue: Outbox,
     /// Awareness client ids this connection announced, removed for everyone when it leaves.
     awareness_ids: HashSet<ClientID>,
@@ -197,6 +204,7 @@ impl Room {
                 role,
                 me,
                 pending: None,
+                pending_bytes: 0,
                 queue,
                 awareness_ids: HashSet::new(),
             },
@@ -345,8 +353,25 @@ impl Room {
             *approx_bytes = size;
         }
         let after = switches.map(|before| (before, Switches::read(view, &doc.transact())));
+        let mut dropped_pending = false;
         if let Some(peer) = st.peers.get_mut(&conn) {
+            // What waits is part of the updates received since it began: their sizes bound it.
+            peer.pending_bytes = match pending {
+                Some(_) => peer.pending_bytes.saturating_add(update.len()),
+                None => 0,
+            };
+            if peer.pending_bytes > MAX_PENDING_BYTES {
+                // The history it waits for never came: it could never go in. Dropped, not
+                // closed (a client would reconnect and send it all again); the sender is told.
+                tracing::warn!(board = %self.id, conn, bytes = peer.pending_bytes, "dropped updates waiting for missing history");
+                pending = None;
+                peer.pending_bytes = 0;
+                dropped_pending = true;
+            }
             peer.pending = pending;
+        }
+        if dropped_pending {
+            send_to(st, conn, protocol::permission_denied(PENDING_DROPPED));
         }
         let mut refusal = None;
         let (delta, except) = match applied.map_err(|e| ReceiveError::BadUpdate(e.0))? {

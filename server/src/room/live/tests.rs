@@ -10,6 +10,7 @@ use std::time::Duration;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::Doc;
+use yrs::Text as _;
 
 fn room() -> Arc<Room> {
     let store = Arc::new(MemoryStore::default());
@@ -322,4 +323,36 @@ async fn what_went_in_of_an_update_refused_partway_is_stored_and_relayed_to_all(
     room.write_pending_log();
     let stored = room.store.load_doc(room.id).unwrap();
     assert_eq!(stored.updates.len(), 1, "stored like any update");
+}
+
+#[tokio::test]
+async fn updates_waiting_for_history_that_never_comes_are_dropped_over_the_limit() {
+    let room = room();
+    let mut a = room.join(Role::Facilitator).unwrap();
+    drain(&mut a);
+    // Client 5's first change never reaches the server: every later one waits for it.
+    let doc = Doc::with_client_id(5);
+    let text = doc.get_or_insert_text("scratch");
+    let change = |s: &str| {
+        let mut txn = doc.transact_mut();
+        let end = text.len(&txn);
+        text.insert(&mut txn, end, s);
+        txn.encode_update_v1()
+    };
+    change("never sent");
+    let chunk = "x".repeat(1024 * 1024);
+    let mut denied = false;
+    for _ in 0..=MAX_PENDING_BYTES / chunk.len() {
+        room.receive(a.conn, &update_frame(change(&chunk))).unwrap();
+        denied = drain(&mut a)
+            .iter()
+            .any(|m| matches!(m, Message::Auth(Some(why)) if why.contains(PENDING_DROPPED)));
+        if denied {
+            break;
+        }
+    }
+    assert!(denied, "the sender is told once over the limit");
+    let st = room.lock();
+    let peer = &st.peers[&a.conn];
+    assert!(peer.pending.is_none() && peer.pending_bytes == 0, "dropped");
 }
