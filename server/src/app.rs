@@ -175,13 +175,29 @@ pub async fn run(
         }
     });
     let signal_state = Arc::clone(&state);
-    axum::serve(listener, router(Arc::clone(&state)))
-        .with_graceful_shutdown(async move {
+    let (began, shutdown_began) = tokio::sync::oneshot::channel::<()>();
+    let serving =
+        axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = signal_state.shutdown.send(true);
-        })
-        .await?;
+            let _ = began.send(());
+        });
+    // A request that never ends (a body announced and never sent) must not hold back the
+    // final snapshot: HTTP connections get the grace WebSockets get, then are left behind.
+    let grace_over = async {
+        match shutdown_began.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(serving) => served?,
+        () = grace_over => tracing::warn!(
+            "HTTP requests still open {}s after shutdown began: not waiting for them",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     // WebSocket tasks were told to close; let them finish before the final snapshot.
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     while Arc::strong_count(&state.connections) > 1 && tokio::time::Instant::now() < deadline {

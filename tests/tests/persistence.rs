@@ -48,6 +48,42 @@ async fn a_clean_restart_restores_every_update() {
         .await;
 }
 
+#[tokio::test]
+async fn a_request_that_never_ends_does_not_hold_back_a_clean_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let dir = journeyboard_tests::temp_dir("hung-request");
+    let server = TestServer::start_in(&dir, Duration::from_secs(30)).await;
+    let board = create_board(server.addr, "Hung request", "current-state").await;
+    let a = YClient::connect(&server.ws_url(&board.id, &board.participant_token)).await;
+    a.edit(|view, txn| view.add_note(txn, &note("kept")));
+    let b = YClient::connect(&server.ws_url(&board.id, &board.participant_token)).await;
+    b.wait_until("relayed", PATIENCE, |c| {
+        c.read(|v, t| v.note(t, "kept").is_some())
+    })
+    .await;
+    // A body announced and never sent: the request never ends.
+    let mut hung = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    hung.write_all(
+        b"POST /api/boards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Before the fix the shutdown waited for that request forever.
+    tokio::time::timeout(Duration::from_secs(60), server.stop())
+        .await
+        .expect("the server stopped, hung request or not");
+    drop(hung);
+
+    let server = TestServer::start_in(&dir, Duration::from_secs(30)).await;
+    let c = YClient::connect(&server.ws_url(&board.id, &board.viewer_token)).await;
+    c.wait_until("the board was saved", PATIENCE, |c| {
+        c.read(|v, t| v.note(t, "kept").is_some())
+    })
+    .await;
+}
+
 /// A number in `0..n` (a test's random moments; no seed to keep: every round checks itself).
 fn random_below(n: u64) -> u64 {
     (uuid::Uuid::new_v4().as_u128() % u128::from(n)) as u64
