@@ -45,7 +45,9 @@ fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 => out.push(' '),
+            // Not characters XML allows: control characters, U+FFFE, U+FFFF (an SVG with
+            // one does not parse, and the PNG export failed with it).
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push(' '),
             c => out.push(c),
         }
     }
@@ -60,26 +62,41 @@ fn wrap(text: &str) -> Vec<String> {
 /// Characters a lane title line holds in the lane column.
 const LANE_LINE_CHARS: usize = 20;
 
+/// Linear in the text up to the lines it keeps: a long word is cut a line at a time, and
+/// wrapping stops once there are more lines than are kept (a note of one 100,000-character
+/// word took seconds when each cut copied the rest of the word).
 fn wrap_to(text: &str, limit: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
-    for word in text.split_whitespace() {
-        let mut word = word.to_string();
-        while word.chars().count() > limit {
-            let head: String = word.chars().take(limit).collect();
-            word = word.chars().skip(limit).collect();
-            if !current.is_empty() {
+    let mut current_chars = 0;
+    'words: for word in text.split_whitespace() {
+        let mut word = word;
+        // A word longer than a line gets lines of its own.
+        while let Some((cut, _)) = word.char_indices().nth(limit) {
+            if current_chars > 0 {
                 lines.push(std::mem::take(&mut current));
+                current_chars = 0;
             }
-            lines.push(head);
+            lines.push(word[..cut].to_string());
+            word = &word[cut..];
+            if lines.len() > MAX_LINES {
+                break 'words;
+            }
         }
-        if current.chars().count() + word.chars().count() + 1 > limit && !current.is_empty() {
+        let word_chars = word.chars().count();
+        if current_chars > 0 && current_chars + word_chars + 1 > limit {
             lines.push(std::mem::take(&mut current));
+            current_chars = 0;
+            if lines.len() > MAX_LINES {
+                break;
+            }
         }
-        if !current.is_empty() {
+        if current_chars > 0 {
             current.push(' ');
+            current_chars += 1;
         }
-        current.push_str(&word);
+        current.push_str(word);
+        current_chars += word_chars;
     }
     if !current.is_empty() {
         lines.push(current);
@@ -357,6 +374,46 @@ mod tests {
         assert!(wrap(&"x".repeat(70))
             .iter()
             .all(|l| l.chars().count() <= LINE_CHARS));
+    }
+
+    #[test]
+    fn wrapping_is_as_before_and_stops_at_the_lines_it_keeps() {
+        assert_eq!(
+            wrap_to("aa bb cc dddddddd e", 5),
+            vec!["aa bb", "cc", "ddddd", "ddd e"]
+        );
+        assert_eq!(wrap_to("éééééé x", 3), vec!["ééé", "ééé", "x"]);
+        // One word of a million characters: as many lines as are kept, the last cut.
+        let lines = wrap(&"x".repeat(1_000_000));
+        assert_eq!(lines.len(), MAX_LINES);
+        assert_eq!(lines[0].chars().count(), LINE_CHARS);
+        assert!(lines.last().unwrap().ends_with('…'));
+    }
+
+    #[test]
+    fn characters_xml_does_not_allow_are_replaced() {
+        assert_eq!(escape("a\u{FFFE}b\u{FFFF}c\u{1}d"), "a b c d");
+    }
+
+    #[test]
+    fn a_note_with_characters_xml_does_not_allow_still_renders() {
+        use journeyboard_shared::schema::{new_board_doc, BoardDoc};
+        use journeyboard_shared::{NewNote, Template};
+        use yrs::Transact;
+        let doc = new_board_doc("Odd", Template::CurrentState, 0.0);
+        let view = BoardDoc::new(&doc);
+        let note = NewNote {
+            id: "odd".into(),
+            text: format!("odd \u{FFFE} text {}", "w".repeat(50_000)),
+            stage: "purchase".into(),
+            lane: "actions".into(),
+            ..NewNote::default()
+        };
+        view.add_note(&mut doc.transact_mut(), &note);
+        let board = BoardData::read(&view, &doc.transact());
+        let picture = svg(&board);
+        assert!(usvg::Tree::from_str(&picture, &usvg::Options::default()).is_ok());
+        assert!(png(&board).is_ok());
     }
 
     #[test]
