@@ -86,6 +86,24 @@ async fn a_frame_of_too_many_messages_is_closed_with_1009_before_any_is_handled(
 }
 
 #[tokio::test]
+async fn a_frame_that_breaks_rfc_6455_is_closed_with_1002_not_dropped() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{coding::Data, coding::OpCode, Frame};
+    let mut frame = Frame::message(vec![0, 0, 1, 0], OpCode::Data(Data::Binary), true);
+    frame.header_mut().rsv1 = true;
+    refused_with(WsMessage::Frame(frame), 1002).await;
+}
+
+#[tokio::test]
+async fn a_close_code_not_allowed_on_the_wire_is_answered_with_1002() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{coding::CloseCode, CloseFrame};
+    let close = CloseFrame {
+        code: CloseCode::from(999),
+        reason: "".into(),
+    };
+    refused_with(WsMessage::Close(Some(close)), 1002).await;
+}
+
+#[tokio::test]
 async fn viewer_updates_are_dropped_never_applied_nor_relayed_nor_stored() {
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Read only", "current-state").await;

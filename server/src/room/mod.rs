@@ -99,6 +99,17 @@ impl CloseReason {
         code: 1002,
         reason: "malformed message",
     };
+    /// 1002: a frame that breaks RFC 6455 (unmasked, reserved bits, an unknown opcode, bad
+    /// fragmentation, a close code not allowed on the wire).
+    pub const WEBSOCKET_PROTOCOL: CloseReason = CloseReason {
+        code: 1002,
+        reason: "WebSocket protocol error",
+    };
+    /// 1007: a text frame or close reason that is not UTF-8.
+    pub const NOT_UTF8: CloseReason = CloseReason {
+        code: 1007,
+        reason: "invalid UTF-8",
+    };
     /// 1003: text frames are not part of the protocol.
     pub const TEXT_FRAME: CloseReason = CloseReason {
         code: 1003,

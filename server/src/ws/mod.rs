@@ -218,10 +218,16 @@ async fn serve(
                     }
                     Some(Ok(Message::Ping(payload))) => outgoing.push(Outgoing::Pong(payload)),
                     Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break CloseReason { code: 1000, reason: "client closed" },
+                    // The close is echoed (RFC 6455 5.5.1); tungstenite has already turned a
+                    // code not allowed on the wire into 1002.
+                    Some(Ok(Message::Close(Some(frame)))) => break CloseReason { code: frame.code.into(), reason: "client closed" },
+                    Some(Ok(Message::Close(None))) | None => break CloseReason { code: 1000, reason: "client closed" },
                     Some(Err(e)) => {
                         tracing::warn!(board = %room.id(), conn, "socket error: {e}");
-                        return CloseReason { code: 1006, reason: "socket error" };
+                        match close_for(&e) {
+                            Some(reason) => break reason,
+                            None => return CloseReason { code: 1006, reason: "socket error" },
+                        }
                     }
                 }
             },
@@ -236,6 +242,20 @@ async fn serve(
     };
     let _ = within_send_timeout(send::close(&writer, &outgoing, reason)).await;
     reason
+}
+
+/// The close a peer gets for a frame tungstenite refused (RFC 6455 7.4.1), or `None` when
+/// the socket itself failed and no close frame can go out.
+fn close_for(error: &tokio_tungstenite::tungstenite::Error) -> Option<CloseReason> {
+    use tokio_tungstenite::tungstenite::error::{Error, ProtocolError};
+    match error {
+        // The peer is gone: nothing to close.
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        Error::Protocol(_) | Error::AttackAttempt => Some(CloseReason::WEBSOCKET_PROTOCOL),
+        Error::Utf8(_) => Some(CloseReason::NOT_UTF8),
+        Error::Capacity(_) => Some(CloseReason::TOO_BIG),
+        _ => None,
+    }
 }
 
 /// Sleeps until `at` (never resolves for `None`).
