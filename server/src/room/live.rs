@@ -254,7 +254,19 @@ impl Room {
                     }
                     self.apply_update(&mut st, conn, &update)?;
                 }
-                Message::Awareness(update) => {
+                Message::Awareness(mut update) => {
+                    // A state that is not JSON would throw in every JS peer's `JSON.parse`:
+                    // dropped and logged, not relayed (a close would only bring it back).
+                    let before = update.clients.len();
+                    update.clients.retain(|_, entry| {
+                        serde_json::from_str::<serde::de::IgnoredAny>(&entry.json).is_ok()
+                    });
+                    if update.clients.len() < before {
+                        tracing::warn!(board = %self.id, conn, "dropped presence that is not JSON");
+                        if update.clients.is_empty() {
+                            continue;
+                        }
+                    }
                     let peer = st.peers.get_mut(&conn).ok_or(ReceiveError::UnknownPeer)?;
                     for (client, entry) in &update.clients {
                         if entry.json.as_ref() == "null" {

@@ -356,3 +356,21 @@ async fn updates_waiting_for_history_that_never_comes_are_dropped_over_the_limit
     let peer = &st.peers[&a.conn];
     assert!(peer.pending.is_none() && peer.pending_bytes == 0, "dropped");
 }
+
+#[tokio::test]
+async fn presence_that_is_not_json_is_dropped_not_relayed() {
+    let room = room();
+    let a = room.join(Role::Participant).unwrap();
+    let mut b = room.join(Role::Participant).unwrap();
+    drain(&mut b);
+    let mut awareness = Awareness::new(Doc::with_client_id(21));
+    awareness.set_local_state_raw("{not json");
+    let bad = Message::Awareness(awareness.update().unwrap()).encode_v1();
+    assert!(
+        room.receive(a.conn, &bad).is_ok(),
+        "not closed: it would come back"
+    );
+    assert!(drain(&mut b).is_empty(), "nothing relayed");
+    room.receive(a.conn, &presence(22, "A")).unwrap();
+    assert!(matches!(drain(&mut b).as_slice(), [Message::Awareness(_)]));
+}
