@@ -2,7 +2,7 @@
 
 use crate::access;
 use crate::app::AppState;
-use crate::auth::{hash_token, BoardTokens};
+use crate::auth::{self, hash_token, BoardTokens};
 use crate::error::AppError;
 use crate::store::BoardMeta;
 use axum::extract::rejection::JsonRejection;
@@ -138,24 +138,15 @@ pub async fn rotate_tokens(
     if roles.is_empty() {
         return Err(AppError::bad_request("roles is empty"));
     }
-    let mut meta = access.meta.clone();
     let mut rotated = Rotated::default();
+    let mut hashes = Vec::new();
     for role in &roles {
-        let token = crate::auth::new_token().map_err(AppError::internal)?;
-        let hash = hash_token(&token);
+        let token = auth::new_token().map_err(AppError::internal)?;
+        hashes.push((*role, hash_token(&token)));
         let slot = match role {
-            Role::Facilitator => {
-                meta.facilitator_hash = hash;
-                &mut rotated.facilitator_token
-            }
-            Role::Participant => {
-                meta.participant_hash = hash;
-                &mut rotated.participant_token
-            }
-            Role::Viewer => {
-                meta.viewer_hash = hash;
-                &mut rotated.viewer_token
-            }
+            Role::Facilitator => &mut rotated.facilitator_token,
+            Role::Participant => &mut rotated.participant_token,
+            Role::Viewer => &mut rotated.viewer_token,
         };
         rotated.links.insert(
             role.to_string(),
@@ -163,14 +154,22 @@ pub async fn rotate_tokens(
         );
         *slot = Some(token);
     }
-    let store = state.store.clone();
+    let presented = query.t.unwrap_or_default();
     let board = access.id;
-    tokio::task::spawn_blocking(move || {
-        store.put_board_meta(board, &meta)?;
-        store.flush()
+    update_board_meta(&state, board, move |meta| {
+        // A rotation that ended while this one waited may have replaced the caller's token.
+        if auth::role_for(meta, &presented) != Some(Role::Facilitator) {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "this token does not open this board",
+            ));
+        }
+        for (role, hash) in hashes {
+            *token_hash(meta, role) = hash;
+        }
+        Ok(())
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await?;
     // After the new hashes are stored: a connection that joins from now on was checked
     // against them (ws/mod.rs checks again after joining).
     let closed = state
@@ -178,6 +177,45 @@ pub async fn rotate_tokens(
         .close_peers(board, &roles, crate::room::CloseReason::REVOKED);
     tracing::info!(board = %board, ?roles, closed, "links rotated");
     Ok(Json(rotated))
+}
+
+/// The stored hash of `role`'s token.
+fn token_hash(meta: &mut BoardMeta, role: Role) -> &mut String {
+    match role {
+        Role::Facilitator => &mut meta.facilitator_hash,
+        Role::Participant => &mut meta.participant_hash,
+        Role::Viewer => &mut meta.viewer_hash,
+    }
+}
+
+/// Changes board `board`'s stored metadata with `change`, writes it back and flushes; the
+/// metadata as written is returned. Every writer goes through here: each re-reads the
+/// metadata under [`AppState::meta_writes`], so none writes back a stale copy over another's
+/// change (two rotations of different roles at once both take effect). The lock is taken in
+/// the blocking task, not across an `.await`: a request dropped half-way (its client gone)
+/// must not release it while its write still runs.
+pub async fn update_board_meta(
+    state: &AppState,
+    board: Uuid,
+    change: impl FnOnce(&mut BoardMeta) -> Result<(), AppError> + Send + 'static,
+) -> Result<BoardMeta, AppError> {
+    let store = Arc::clone(&state.store);
+    let lock = Arc::clone(&state.meta_writes);
+    tokio::task::spawn_blocking(move || {
+        // The lock guards no data, so a panic while it was held left nothing half-changed.
+        let _writing = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut meta = store
+            .board_meta(board)?
+            .ok_or_else(|| AppError::not_found("no such board"))?;
+        change(&mut meta)?;
+        store.put_board_meta(board, &meta)?;
+        store.flush()?;
+        Ok(meta)
+    })
+    .await
+    .map_err(AppError::internal)?
 }
 
 /// Stores a new board whose document is `doc` and returns its id, tokens and links. Used for

@@ -29,6 +29,10 @@ pub struct AppState {
     pub shutdown: watch::Sender<bool>,
     /// One clone per open WebSocket; shutdown waits for the count to drop back to one.
     pub connections: Arc<()>,
+    /// Held while a board's metadata is read, changed and written back
+    /// ([`api::update_board_meta`]), so that two writers never overwrite each other's change.
+    /// One lock for all boards: such writes (token rotations) are rare and short.
+    pub meta_writes: Arc<std::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
             rooms,
             shutdown: watch::channel(false).0,
             connections: Arc::new(()),
+            meta_writes: Arc::default(),
         })
     }
 }

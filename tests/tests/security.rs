@@ -1,6 +1,7 @@
 //! Access: cross-origin upgrades, token rotation, security headers, hostile HTTP requests,
 //! and tokens kept out of the log. (Wrong tokens: api.rs; viewers' writes: bad_input.rs.)
 
+use futures_util::FutureExt;
 use journeyboard_shared::{NewNote, NoteColor};
 use journeyboard_tests::yclient::ConnectError;
 use journeyboard_tests::{create_board, http_request, logs, TestServer, YClient, PATIENCE};
@@ -185,6 +186,76 @@ async fn rotating_links_locks_out_the_old_ones_and_closes_their_connections() {
     assert!(!serde_json::to_string(&meta)
         .unwrap()
         .contains(&new_participant));
+}
+
+/// The role a token opens `board` with, or the refusal's status.
+async fn role_of(addr: std::net::SocketAddr, board: &str, token: &str) -> Result<String, u16> {
+    let path = format!("/api/boards/{board}?t={token}");
+    let answer = http_request(addr, "GET", &path, None).await;
+    match answer.status {
+        200 => Ok(answer.json()["role"].as_str().unwrap().to_string()),
+        status => Err(status),
+    }
+}
+
+/// Rotates `role` of `board` and returns its new token.
+async fn rotate_role(addr: std::net::SocketAddr, path: String, role: &'static str) -> String {
+    let body = format!(r#"{{"roles": ["{role}"]}}"#);
+    let answer = http_request(addr, "POST", &path, Some(&body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.json()[format!("{role}_token")]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_rotations_of_different_roles_all_take_effect() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Rotate at once", "current-state").await;
+    let path = format!(
+        "/api/boards/{}/rotate?t={}",
+        board.id, board.facilitator_token
+    );
+    let mut current = [
+        ("participant", board.participant_token.clone()),
+        ("viewer", board.viewer_token.clone()),
+    ];
+    // Rounds of participant and viewer rotations at once: each writes the board's metadata,
+    // and none may undo another's.
+    for round in 0..4 {
+        let rotations: Vec<_> = (0..16)
+            .map(|i| {
+                let role = current[i % 2].0;
+                tokio::spawn(rotate_role(server.addr, path.clone(), role))
+                    .map(move |token| (role, token.unwrap()))
+            })
+            .collect();
+        let mut issued: Vec<(&str, String)> = current.to_vec();
+        issued.extend(futures_util::future::join_all(rotations).await);
+        // Of each role's tokens, the one before the round and every rotation's, exactly one
+        // opens the board (the last rotation's), with that role; the rest are refused.
+        for (role, token) in current.iter_mut() {
+            let mut working = Vec::new();
+            for (_, candidate) in issued.iter().filter(|(r, _)| r == role) {
+                match role_of(server.addr, &board.id, candidate).await {
+                    Ok(granted) => working.push((candidate.clone(), granted)),
+                    Err(status) => assert_eq!(status, 403, "{role}"),
+                }
+            }
+            assert_eq!(working.len(), 1, "round {round}, {role}: {working:?}");
+            assert_eq!(working[0].1, *role);
+            assert_ne!(
+                &working[0].0, token,
+                "round {round}: {role}'s old token still works"
+            );
+            *token = working[0].0.clone();
+        }
+    }
+    assert_eq!(
+        role_of(server.addr, &board.id, &board.facilitator_token).await,
+        Ok("facilitator".to_string())
+    );
 }
 
 #[tokio::test]
