@@ -102,8 +102,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<SnapshotMeta>), AppError> {
     let access = access::resolve(&state, &id, query.t.as_deref()).await?;
     require_facilitator(access.role)?;
-    let Json(body) = body
-        .map_err(|e| AppError::bad_request(format!("invalid request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(crate::api::body_error)?;
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::bad_request(format!(
@@ -196,8 +195,7 @@ pub async fn derive(
 ) -> Result<(StatusCode, Json<CreatedBoard>), AppError> {
     let access = access::resolve(&state, &id, query.t.as_deref()).await?;
     require_facilitator(access.role)?;
-    let Json(body) = body
-        .map_err(|e| AppError::bad_request(format!("invalid request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(crate::api::body_error)?;
     let template: Template = body
         .template
         .parse()

@@ -28,17 +28,31 @@ impl HttpResponse {
     }
 }
 
-/// Sends one request and returns the response.
+/// Sends one request (a JSON body) and returns the response.
 pub async fn http_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> HttpResponse {
+    http_request_typed(addr, method, path, Some("application/json"), body).await
+}
+
+/// Sends one request whose body has `content_type` (no `Content-Type` header for `None`).
+pub async fn http_request_typed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or("");
+    let content_type = content_type
+        .map(|t| format!("Content-Type: {t}\r\n"))
+        .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream

@@ -3,6 +3,7 @@
 
 use futures_util::FutureExt;
 use journeyboard_shared::{NewNote, NoteColor};
+use journeyboard_tests::http::http_request_typed;
 use journeyboard_tests::yclient::ConnectError;
 use journeyboard_tests::{create_board, http_request, logs, TestServer, YClient, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -430,6 +431,57 @@ async fn hostile_http_requests_get_clear_errors_and_nothing_outside_the_static_r
         0,
         "no board was loaded by any of it"
     );
+}
+
+#[tokio::test]
+async fn every_json_endpoint_answers_413_for_a_large_body_and_415_for_another_type() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Bodies", "current-state").await;
+    let facilitator = |path: &str| {
+        format!(
+            "/api/boards/{}/{path}?t={}",
+            board.id, board.facilitator_token
+        )
+    };
+    let saved = http_request(
+        server.addr,
+        "POST",
+        &facilitator("snapshots"),
+        Some(r#"{"name": "To derive from"}"#),
+    )
+    .await;
+    let sid = saved.json()["id"].as_str().unwrap().to_string();
+    const MIB: usize = 1024 * 1024;
+    // Each endpoint with a body just over its limit: 2 MB, imports 16 MiB.
+    for (path, too_large) in [
+        ("/api/boards".to_string(), 3 * MIB),
+        (facilitator("rotate"), 3 * MIB),
+        (facilitator("snapshots"), 3 * MIB),
+        (facilitator(&format!("snapshots/{sid}/derive")), 3 * MIB),
+        ("/api/boards/import".to_string(), 17 * MIB),
+    ] {
+        let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(too_large));
+        let response = http_request(server.addr, "POST", &path, Some(&huge)).await;
+        assert_eq!(response.status, 413, "{path}: {}", response.body);
+        assert!(response.json()["error"].as_str().unwrap().contains("body"));
+        for content_type in [Some("text/plain"), None] {
+            let response =
+                http_request_typed(server.addr, "POST", &path, content_type, Some("{}")).await;
+            assert_eq!(
+                response.status, 415,
+                "{path} {content_type:?}: {}",
+                response.body
+            );
+            assert!(
+                response.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Content-Type"),
+                "{path}: {}",
+                response.body
+            );
+        }
+    }
 }
 
 #[tokio::test]

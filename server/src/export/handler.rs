@@ -6,8 +6,9 @@ use crate::access;
 use crate::api::TokenQuery;
 use crate::app::AppState;
 use crate::error::AppError;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use journeyboard_shared::export::BoardData;
 use journeyboard_shared::schema::BoardDoc;
@@ -102,15 +103,25 @@ fn now_ms() -> f64 {
 /// Largest JSON board accepted by an import: a board of tens of thousands of notes.
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
+/// An import body that could not be read: 413 over [`MAX_IMPORT_BYTES`] and 415 without a
+/// JSON content type, as for any JSON body (`api::body_error`); otherwise 400, saying what
+/// was expected.
+fn import_body_error(e: JsonRejection) -> AppError {
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            crate::api::body_error(e)
+        }
+        _ => AppError::bad_request(format!("not a Journeyboard JSON export: {}", e.body_text())),
+    }
+}
+
 /// `POST /api/boards/import` with a JSON export: creates an identical new board (new id,
 /// new tokens) and answers like `POST /api/boards`.
 pub async fn import(
     State(state): State<Arc<AppState>>,
-    body: Result<axum::Json<BoardData>, axum::extract::rejection::JsonRejection>,
-) -> Result<(axum::http::StatusCode, axum::Json<crate::api::CreatedBoard>), AppError> {
-    let axum::Json(data) = body.map_err(|e| {
-        AppError::bad_request(format!("not a Journeyboard JSON export: {}", e.body_text()))
-    })?;
+    body: Result<axum::Json<BoardData>, JsonRejection>,
+) -> Result<(StatusCode, axum::Json<crate::api::CreatedBoard>), AppError> {
+    let axum::Json(data) = body.map_err(import_body_error)?;
     if data.format != journeyboard_shared::export::FORMAT {
         return Err(AppError::bad_request(format!(
             "unsupported export format {:?}; expected {:?}",
@@ -128,5 +139,5 @@ pub async fn import(
     let doc = Doc::new();
     data.write_into(&BoardDoc::new(&doc), &mut doc.transact_mut());
     let created = crate::api::store_new_board(&state, &doc, &data.title, template.as_str()).await?;
-    Ok((axum::http::StatusCode::CREATED, axum::Json(created)))
+    Ok((StatusCode::CREATED, axum::Json(created)))
 }
