@@ -12,7 +12,7 @@
 //!   a new board from the snapshot.
 
 use crate::access;
-use crate::api::{CreatedBoard, TokenQuery};
+use crate::api::{CreatedBoard, TokenQuery, MAX_TITLE_CHARS};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::export::handler::{board_from_update, download, requested_format};
@@ -178,6 +178,20 @@ pub async fn restore(
     Ok(Json(restored))
 }
 
+/// The default title of a board derived from one titled `source`: "SOURCE (MAP TYPE)", with
+/// the source shortened (an ellipsis at the cut) so that the whole fits [`MAX_TITLE_CHARS`]:
+/// a source title at the limit must not make the server's own default too long.
+fn derived_title(source: &str, label: &str) -> String {
+    let suffix = format!(" ({label})");
+    let room = MAX_TITLE_CHARS.saturating_sub(suffix.chars().count());
+    if source.chars().count() <= room {
+        return format!("{source}{suffix}");
+    }
+    // Whole characters, so the cut never splits one; one place is for the ellipsis.
+    let kept: String = source.chars().take(room.saturating_sub(1)).collect();
+    format!("{}…{suffix}", kept.trim_end())
+}
+
 /// `POST .../derive` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,9 +223,9 @@ pub async fn derive(
         .filter(|t| !t.is_empty())
     {
         Some(title) => title,
-        None => format!("{} ({})", data.title, template.label()),
+        None => derived_title(&data.title, template.label()),
     };
-    if data.title.chars().count() > crate::api::MAX_TITLE_CHARS {
+    if data.title.chars().count() > MAX_TITLE_CHARS {
         return Err(AppError::bad_request("title is too long"));
     }
     // A new map starts a new workshop: first phase, no running time box or vote.
@@ -224,4 +238,41 @@ pub async fn derive(
     data.write_into(&BoardDoc::new(&doc), &mut doc.transact_mut());
     let created = crate::api::store_new_board(&state, &doc, &data.title, template.as_str()).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_derived_title_names_the_map_type() {
+        assert_eq!(
+            derived_title("Checkout", "Future state"),
+            "Checkout (Future state)"
+        );
+    }
+
+    #[test]
+    fn a_long_source_title_is_shortened_to_fit_the_limit() {
+        for source in [
+            "x".repeat(MAX_TITLE_CHARS),
+            "é".repeat(MAX_TITLE_CHARS),
+            "🛒".repeat(MAX_TITLE_CHARS),
+        ] {
+            let title = derived_title(&source, "Future state");
+            assert_eq!(title.chars().count(), MAX_TITLE_CHARS, "{title}");
+            let kept = title.strip_suffix("… (Future state)").expect("an ellipsis");
+            assert!(source.starts_with(kept), "{title}");
+        }
+        // Exactly at the room left: kept whole.
+        let fits = "y".repeat(MAX_TITLE_CHARS - " (Future state)".len());
+        assert_eq!(
+            derived_title(&fits, "Future state"),
+            format!("{fits} (Future state)")
+        );
+        // No space before the ellipsis when the cut falls after a word.
+        let words = "abc ".repeat(MAX_TITLE_CHARS);
+        let title = derived_title(&words, "Future state");
+        assert!(title.ends_with("abc… (Future state)"), "{title}");
+    }
 }

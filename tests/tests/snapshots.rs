@@ -273,3 +273,57 @@ async fn a_future_state_board_starts_from_a_current_state_snapshot() {
     .await;
     assert_eq!(bad.status, 400);
 }
+
+#[tokio::test]
+async fn a_board_with_the_longest_title_derives_with_a_shortened_default_title() {
+    let server = TestServer::start().await;
+    // 200 characters (the limit), most of them two bytes long in UTF-8.
+    let title: String = "Écoute clients ".chars().cycle().take(200).collect();
+    let board = create_board(server.addr, &title, "current-state").await;
+    let base = format!("/api/boards/{}/snapshots", board.id);
+    let saved = api(
+        server.addr,
+        "POST",
+        &base,
+        &board.facilitator_token,
+        Some(r#"{"name": "As is"}"#),
+    )
+    .await;
+    let sid = saved.json()["id"].as_str().unwrap().to_string();
+    let derived = api(
+        server.addr,
+        "POST",
+        &format!("{base}/{sid}/derive"),
+        &board.facilitator_token,
+        Some(r#"{"template": "future-state"}"#),
+    )
+    .await;
+    assert_eq!(derived.status, 201, "{}", derived.body);
+    let derived: CreatedBoard = serde_json::from_str(&derived.body).unwrap();
+    let summary = api(
+        server.addr,
+        "GET",
+        &format!("/api/boards/{}", derived.id),
+        &derived.viewer_token,
+        None,
+    )
+    .await
+    .json();
+    let derived_title = summary["title"].as_str().unwrap();
+    assert_eq!(derived_title.chars().count(), 200, "{derived_title}");
+    let shortened = derived_title
+        .strip_suffix("… (Future state (to be))")
+        .expect("an ellipsis, then the map type");
+    assert!(title.starts_with(shortened), "{derived_title}");
+    // A title the facilitator gives is still refused when too long.
+    let too_long = serde_json::json!({ "template": "future-state", "title": title + "!" });
+    let refused = api(
+        server.addr,
+        "POST",
+        &format!("{base}/{sid}/derive"),
+        &board.facilitator_token,
+        Some(&too_long.to_string()),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+}
