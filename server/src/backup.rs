@@ -65,13 +65,10 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     let expected = read_admin_token(&state.config.data_dir)
         .ok_or_else(|| AppError::not_found("backups are not enabled on this server"))?;
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let presented = bearer_token(&headers)
         .ok_or_else(|| AppError::new(StatusCode::UNAUTHORIZED, "the admin token is required"))?;
     if !crate::auth::constant_time_eq(
-        &crate::auth::hash_token(presented.trim()),
+        &crate::auth::hash_token(presented),
         &crate::auth::hash_token(&expected),
     ) {
         tracing::warn!("refused a backup request: wrong admin token");
@@ -88,6 +85,15 @@ pub async fn download(
     .map_err(AppError::internal)??;
     tracing::info!(bytes = bytes.len(), entries, "backup sent");
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header, if there is one. The scheme's name
+/// is case-insensitive (RFC 7235, 2.1): `bearer` and `BEARER` are `Bearer` too.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// `journeyboard backup DIR`: writes a copy of the store into `dir` (new or empty), from the
@@ -247,4 +253,26 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[(start + size + 2).min(body.len())..];
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR  tok "] {
+            assert_eq!(bearer_token(&authorization(value)), Some("tok"), "{value}");
+        }
+        for value in ["Basic tok", "Bearertok", "Bearer ", "tok"] {
+            assert_eq!(bearer_token(&authorization(value)), None, "{value}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 }

@@ -177,6 +177,15 @@ async fn the_admin_endpoint_needs_the_admin_token() {
     assert_eq!(get(Some("Bearer wrong")).await, "403");
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
     assert_eq!(get(Some(&format!("Bearer {token}"))).await, "200");
+    // The scheme's name is case-insensitive (RFC 7235, 2.1).
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        assert_eq!(
+            get(Some(&format!("{scheme} {token}"))).await,
+            "200",
+            "{scheme}"
+        );
+    }
+    assert_eq!(get(Some(&format!("Basic {token}"))).await, "401");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
