@@ -485,6 +485,31 @@ async fn every_json_endpoint_answers_413_for_a_large_body_and_415_for_another_ty
 }
 
 #[tokio::test]
+async fn a_plain_get_on_the_websocket_route_names_the_upgrade_it_needs() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Upgrade", "current-state").await;
+    let request = format!(
+        "GET /ws/{}?t={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        board.id, board.viewer_token
+    );
+    let (status, answer) = raw(server.addr, &request).await;
+    assert_eq!(status, 426, "{answer}");
+    // RFC 7231, 6.5.15: a 426 carries an Upgrade header naming the protocol.
+    let head = answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(head.contains("\r\nupgrade: websocket\r\n"), "{head}");
+    assert!(
+        head.lines()
+            .filter_map(|line| line.strip_prefix("connection:"))
+            .any(|value| value.split(',').any(|token| token.trim() == "upgrade")),
+        "{head}"
+    );
+}
+
+#[tokio::test]
 async fn tokens_and_secrets_never_reach_the_log() {
     logs::capture();
     let server = TestServer::start().await;

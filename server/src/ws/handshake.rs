@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::upgrade::downcast;
@@ -30,16 +30,25 @@ pub struct Handshake {
     on_upgrade: OnUpgrade,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Handshake {
-    type Rejection = AppError;
+/// 426 Upgrade Required, for a request that is not a WebSocket upgrade. RFC 7231 (6.5.15):
+/// such an answer MUST name the protocol to switch to in an `Upgrade` header, and `Upgrade`
+/// is a connection option, so `Connection` lists it.
+fn upgrade_required() -> Response {
+    let mut response = AppError::new(
+        StatusCode::UPGRADE_REQUIRED,
+        "this address takes WebSocket connections only (a y-websocket client)",
+    )
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    response
+}
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        let upgrade_required = || {
-            AppError::new(
-                StatusCode::UPGRADE_REQUIRED,
-                "this address takes WebSocket connections only (a y-websocket client)",
-            )
-        };
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
         if parts.method != Method::GET || parts.version != Version::HTTP_11 {
             return Err(upgrade_required());
         }
@@ -51,13 +60,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
         if !has_token(&parts.headers, header::SEC_WEBSOCKET_VERSION, "13") {
             return Err(AppError::bad_request(
                 "unsupported WebSocket version: Sec-WebSocket-Version must be 13",
-            ));
+            )
+            .into_response());
         }
         let key = parts
             .headers
             .get(header::SEC_WEBSOCKET_KEY)
             .cloned()
-            .ok_or_else(|| AppError::bad_request("the Sec-WebSocket-Key header is missing"))?;
+            .ok_or_else(|| {
+                AppError::bad_request("the Sec-WebSocket-Key header is missing").into_response()
+            })?;
         let on_upgrade = parts
             .extensions
             .remove::<OnUpgrade>()
