@@ -247,6 +247,55 @@ async fn csv_survives_a_round_trip() {
 }
 
 #[tokio::test]
+async fn csv_cells_cannot_start_a_spreadsheet_formula() {
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "=1+1 formulas", "current-state").await;
+    let client = YClient::connect(&server.ws_url(&board.id, &board.facilitator_token)).await;
+    let texts = [
+        "=HYPERLINK(\"https://evil.example\",\"click\")",
+        "=cmd|' /C calc'!A0",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\t=1+1",
+        "\r=1+1",
+        "a = b, said @kim",
+    ];
+    client.edit(|view, txn| {
+        for (i, text) in texts.iter().enumerate() {
+            view.add_note(
+                txn,
+                &NewNote {
+                    id: format!("n{i}"),
+                    text: (*text).into(),
+                    stage: "purchase".into(),
+                    lane: "actions".into(),
+                    author: "=evil()".into(),
+                    created_at: 1_700_000_000_000.0 + i as f64,
+                    ..NewNote::default()
+                },
+            );
+        }
+    });
+    let watcher = YClient::connect(&server.ws_url(&board.id, &board.viewer_token)).await;
+    watcher
+        .wait_until("server has the notes", PATIENCE, |c| {
+            c.read(|v, t| v.note_count(t)) == texts.len()
+        })
+        .await;
+    let csv = export(server.addr, &board, "csv").await.body;
+    let rows = parse_csv(csv.strip_prefix('\u{feff}').unwrap());
+    // OWASP's advice: a cell that starts with = + - @ tab or CR gets a leading quote, which
+    // spreadsheets show as text; other cells are written as they are.
+    for text in &texts[..7] {
+        let row = rows.iter().find(|r| r[2] == format!("'{text}"));
+        assert!(row.is_some(), "{text:?} not neutralised: {csv}");
+        assert_eq!(row.unwrap()[3], "'=evil()");
+    }
+    assert!(rows.iter().any(|r| r[2] == texts[7]), "{csv}");
+}
+
+#[tokio::test]
 async fn json_export_imports_as_an_identical_board() {
     let (server, board, _client) = seeded_board().await;
     let json = export(server.addr, &board, "json").await.body;

@@ -1,9 +1,11 @@
 //! CSV of the notes, one row per note (RFC 4180: CRLF line ends, fields with commas, quotes
 //! or line breaks quoted, quotes doubled). UTF-8 with a byte-order mark, so spreadsheets
-//! read non-Latin text right.
+//! read non-Latin text right. A field that a spreadsheet would take for a formula starts
+//! with a `'` (see [`defuse`]).
 
 use super::title_of;
 use journeyboard_shared::export::BoardData;
+use std::borrow::Cow;
 
 const HEADER: [&str; 10] = [
     "stage",
@@ -56,9 +58,21 @@ pub fn notes_csv(board: &BoardData) -> String {
 }
 
 fn push_row(out: &mut String, fields: impl IntoIterator<Item = String>) {
-    let fields: Vec<String> = fields.into_iter().map(|f| quote(&f)).collect();
+    let fields: Vec<String> = fields.into_iter().map(|f| quote(&defuse(&f))).collect();
     out.push_str(&fields.join(","));
     out.push_str("\r\n");
+}
+
+/// A field made safe to open in a spreadsheet (OWASP, "CSV Injection"): notes are anyone's
+/// text, and one that starts with `=`, `+`, `-` or `@` (or a tab or carriage return before
+/// one) is run as a formula: `=HYPERLINK(...)` leaks data, `=cmd|...` runs a program. Such a
+/// field gets a leading `'`, which spreadsheets read as "this cell is text".
+fn defuse(field: &str) -> Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{field}"))
+    } else {
+        Cow::Borrowed(field)
+    }
 }
 
 fn quote(field: &str) -> String {
@@ -114,6 +128,27 @@ mod tests {
         assert_eq!(quote("a,b"), "\"a,b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(quote("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn fields_that_start_a_formula_get_a_leading_quote() {
+        for formula in [
+            "=HYPERLINK(\"https://evil.example\")",
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert_eq!(defuse(formula), format!("'{formula}"));
+        }
+        for text in ["plain", "a = b", " =1", "", "'quoted", "1-2"] {
+            assert_eq!(defuse(text), text);
+        }
+        // Quoted as before, once defused.
+        assert_eq!(quote(&defuse("=A1,\"x\"")), "\"'=A1,\"\"x\"\"\"");
+        assert_eq!(quote(&defuse("\r=1")), "\"'\r=1\"");
     }
 
     #[test]
