@@ -1,8 +1,11 @@
 //! The HTTP error type: a status and a clear message for the client; internals go to the log.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 
 /// An error answered as `{"error": message}` with a status code.
 #[derive(Debug)]
@@ -44,5 +47,23 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.message }));
         (self.status, body).into_response()
+    }
+}
+
+/// `axum::extract::Query` whose refusal (a duplicate `t`, a value of the wrong type) is
+/// answered like every other error, as JSON with a 400, not as axum's plain text.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(e) => Err(AppError::bad_request(format!(
+                "invalid query string: {}",
+                e.body_text()
+            ))),
+        }
     }
 }

@@ -139,6 +139,8 @@ async fn unknown_boards_and_bad_tokens_are_refused_on_api_and_websocket() {
         (board.id.as_str(), None, 401),
         (board.id.as_str(), Some(""), 401),
         (board.id.as_str(), Some("AAAAAAAAAAAAAAAAAAAAAAAA"), 403),
+        // Two tokens: a query string that does not read (answered as JSON like the rest).
+        (board.id.as_str(), Some("x&t=y"), 400),
     ];
     for (id, token, status) in cases {
         let query = token.map(|t| format!("?t={t}")).unwrap_or_default();

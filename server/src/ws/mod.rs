@@ -8,9 +8,10 @@
 use crate::access::{self, BoardAccess};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::error::Query;
 use crate::limits::{RateLimiter, THROTTLE_LOG_EVERY};
 use crate::room::{private_room_id, CloseReason, Joined, OutboxReceiver, Outgoing, Room, RoomKind};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
