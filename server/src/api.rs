@@ -70,11 +70,7 @@ pub async fn create_board(
     } else {
         title
     };
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::bad_request(format!(
-            "title is longer than {MAX_TITLE_CHARS} characters"
-        )));
-    }
+    check_title(title)?;
 
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -92,6 +88,20 @@ pub fn body_error(e: JsonRejection) -> AppError {
         _ => StatusCode::BAD_REQUEST,
     };
     AppError::new(status, format!("invalid request body: {}", e.body_text()))
+}
+
+/// A board title is at most [`MAX_TITLE_CHARS`] characters and has no control characters
+/// (a NUL or an escape code shows as garbage in every export and in the board's header).
+pub fn check_title(title: &str) -> Result<(), AppError> {
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(AppError::bad_request(format!(
+            "title is longer than {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(AppError::bad_request("title contains control characters"));
+    }
+    Ok(())
 }
 
 /// `POST /api/boards/{id}/rotate` body: which links to replace. Default: participant and

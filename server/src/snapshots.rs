@@ -226,9 +226,7 @@ pub async fn derive(
         Some(title) => title,
         None => derived_title(&data.title, template.label()),
     };
-    if data.title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::bad_request("title is too long"));
-    }
+    crate::api::check_title(&data.title)?;
     // A new map starts a new workshop: first phase, no running time box or vote.
     data.phase = journeyboard_shared::Phase::Icebreaker.as_str().to_string();
     data.settings.timer_deadline = None;

@@ -105,6 +105,10 @@ async fn bad_requests_get_a_clear_400_and_create_nothing() {
             r#"{"title": "x", "template": "current-state", "extra": 1}"#,
             "unknown field",
         ),
+        (
+            r#"{"title": "a\u0000b", "template": "current-state"}"#,
+            "control characters",
+        ),
     ] {
         let response = http_request(server.addr, "POST", "/api/boards", Some(body)).await;
         assert_eq!(response.status, 400, "{body} -> {}", response.body);

@@ -309,6 +309,23 @@ async fn json_export_imports_as_an_identical_board() {
     let copy: BoardData = serde_json::from_str(&again).unwrap();
     assert_eq!(copy, original);
 
+    // Two notes with one id: one would silently replace the other.
+    let mut twins = original.clone();
+    twins.notes.push(twins.notes[0].clone());
+    let twins = serde_json::to_string(&twins).unwrap();
+    let refused = http_request(server.addr, "POST", "/api/boards/import", Some(&twins)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("two notes have the id"),
+        "{}",
+        refused.body
+    );
+    let mut nul = original.clone();
+    nul.title = "a\u{0}b".into();
+    let nul = serde_json::to_string(&nul).unwrap();
+    let refused = http_request(server.addr, "POST", "/api/boards/import", Some(&nul)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+
     let bad = http_request(
         server.addr,
         "POST",

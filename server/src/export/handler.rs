@@ -101,6 +101,31 @@ fn now_ms() -> f64 {
         .map_or(0.0, |d| d.as_millis() as f64)
 }
 
+/// Stages, lanes and notes each have ids of their own: an import with two of one id would
+/// keep only one of them (notes) or make a grid whose columns or rows cannot be told apart.
+fn check_unique_ids(data: &BoardData) -> Result<(), AppError> {
+    let kinds = [
+        (
+            "stage",
+            data.stages
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        ("lane", data.lanes.iter().map(|l| l.id.as_str()).collect()),
+        ("note", data.notes.iter().map(|n| n.id.as_str()).collect()),
+    ];
+    for (kind, ids) in kinds {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(id) = ids.into_iter().find(|id| !seen.insert(*id)) {
+            return Err(AppError::bad_request(format!(
+                "two {kind}s have the id {id:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Largest JSON board accepted by an import: a board of tens of thousands of notes.
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
@@ -134,9 +159,8 @@ pub async fn import(
         .template
         .parse()
         .map_err(|e| AppError::bad_request(format!("{e}")))?;
-    if data.title.chars().count() > crate::api::MAX_TITLE_CHARS {
-        return Err(AppError::bad_request("title is too long"));
-    }
+    crate::api::check_title(&data.title)?;
+    check_unique_ids(&data)?;
     let doc = Doc::new();
     data.write_into(&BoardDoc::new(&doc), &mut doc.transact_mut());
     let created = crate::api::store_new_board(&state, &doc, &data.title, template.as_str()).await?;
