@@ -6,7 +6,7 @@ use crate::room::Rooms;
 use crate::store::Store;
 use crate::{api, ws};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use std::future::Future;
@@ -103,6 +103,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ws/{id}/{room}", get(ws::upgrade))
         .route("/api/boards/{id}/rotate", post(api::rotate_tokens))
         .route("/api/admin/backup", get(crate::backup::download))
+        // Any other API path (a typo, a trailing slash) is a JSON 404, not the static files'.
+        .route(
+            "/api/{*rest}",
+            any(|| async { crate::error::AppError::not_found("no such API endpoint") }),
+        )
         .route_service("/b/{id}", index)
         .fallback_service(files)
         .method_not_allowed_fallback(|| async {

@@ -164,6 +164,15 @@ async fn unknown_boards_and_bad_tokens_are_refused_on_api_and_websocket() {
             Ok(_) => panic!("ws {id} {token:?} was upgraded"),
         }
     }
+    // An API path that does not exist is a JSON 404 too.
+    for path in [
+        format!("/api/boards/{}/", board.id),
+        "/api/nope".to_string(),
+    ] {
+        let api = http_request(server.addr, "GET", &path, None).await;
+        assert_eq!(api.status, 404, "{path}: {}", api.body);
+        assert!(api.json()["error"].is_string(), "{path}: {}", api.body);
+    }
     // The facilitator token of one board does not open another.
     let other = create_board(server.addr, "Other", "current-state").await;
     let url = server.ws_url(&other.id, &board.facilitator_token);
