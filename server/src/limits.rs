@@ -41,6 +41,13 @@ pub const MAX_CONNECTIONS_PER_BOARD: usize = 2000;
 /// a queue and a task) and file descriptors. Over it: HTTP 503, as above.
 pub const MAX_CONNECTIONS: usize = 20_000;
 
+/// Private rooms of one board (one per person who opened theirs). Anyone with a participant
+/// link may claim to be any number of people (a new `u` secret makes a new room), and a
+/// reveal or a vote count reads every private room of the board: the bound keeps both small.
+/// A workshop is tens of people; a board reused for years stays far under it. Over it: HTTP
+/// 503 for a new person's private room (the people who have one keep it).
+pub const MAX_PRIVATE_ROOMS_PER_BOARD: usize = 10_000;
+
 /// A board's document, encoded, in bytes. A workshop board with 5,000 notes is ~1 MiB; the
 /// limit leaves room for far more while bounding what one board can make the server hold
 /// in memory and write to disk. An update that would take a board past it is refused: reverted
@@ -58,6 +65,7 @@ pub struct Limits {
     pub message_burst: u32,
     pub connections_per_board: usize,
     pub connections: usize,
+    pub private_rooms_per_board: usize,
     pub doc_bytes: usize,
 }
 
@@ -68,6 +76,7 @@ impl Default for Limits {
             message_burst: MESSAGE_BURST,
             connections_per_board: MAX_CONNECTIONS_PER_BOARD,
             connections: MAX_CONNECTIONS,
+            private_rooms_per_board: MAX_PRIVATE_ROOMS_PER_BOARD,
             doc_bytes: MAX_DOC_BYTES,
         }
     }

@@ -251,3 +251,20 @@ async fn a_board_at_its_size_limit_refuses_growth_and_goes_on() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn private_rooms_over_the_board_limit_are_refused_and_the_others_kept() {
+    logs::capture();
+    let server = TestServer::start_configured(|c| c.limits.private_rooms_per_board = 2).await;
+    let board = create_board(server.addr, "Many people", "current-state").await;
+    let p = &board.participant_token;
+    YClient::connect(&server.private_url(&board.id, p, "ana")).await;
+    YClient::connect(&server.private_url(&board.id, p, "bo")).await;
+    match YClient::try_connect(&server.private_url(&board.id, p, "cy")).await {
+        Err(ConnectError::Status(503)) => {}
+        other => panic!("a third person's room: {:?}", other.map(|_| "upgraded")),
+    }
+    logs::wait_for(&[&board.id, "private-room limit"]).await;
+    // Those who have a room keep it.
+    YClient::connect(&server.private_url(&board.id, p, "ana")).await;
+}

@@ -329,9 +329,22 @@ async fn join(
             let (board, id) = (access.id, private_room_id(access.id, &me));
             let store = state.store.clone();
             let owner = me.clone();
-            tokio::task::spawn_blocking(move || store.add_private_room(board, &owner, id))
-                .await
-                .map_err(AppError::internal)??;
+            let limit = state.config.limits.private_rooms_per_board;
+            tokio::task::spawn_blocking(move || {
+                let rooms = store.private_rooms(board)?;
+                let known = rooms.iter().any(|(_, room)| *room == id);
+                if !known && rooms.len() >= limit {
+                    tracing::warn!(board = %board, limit, "refused a private room: board private-room limit");
+                    return Err(AppError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "this board has too many private rooms",
+                    ));
+                }
+                store.add_private_room(board, &owner, id)?;
+                Ok(())
+            })
+            .await
+            .map_err(AppError::internal)??;
             let kind = RoomKind::Private {
                 board,
                 owner: me.clone(),
