@@ -7,7 +7,6 @@ use crate::store::Store;
 use crate::{api, ws};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{any, get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
@@ -178,35 +177,21 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Small relays must not wait for delayed ACKs (~40 ms each without TCP_NODELAY).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    let signal_state = Arc::clone(&state);
-    let (began, shutdown_began) = tokio::sync::oneshot::channel::<()>();
-    let serving =
-        axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            let _ = signal_state.shutdown.send(true);
-            let _ = began.send(());
-        });
+    let app = router(Arc::clone(&state));
+    let header_read_timeout = state.config.limits.header_read_timeout;
+    let http = crate::serve::serve(listener, app, header_read_timeout, shutdown).await;
+    tracing::info!("shutting down");
+    let _ = state.shutdown.send(true);
     // A request that never ends (a body announced and never sent) must not hold back the
     // final snapshot: HTTP connections get the grace WebSockets get, then are left behind.
-    let grace_over = async {
-        match shutdown_began.await {
-            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        served = std::future::IntoFuture::into_future(serving) => served?,
-        () = grace_over => tracing::warn!(
+    if tokio::time::timeout(SHUTDOWN_GRACE, http.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
             "HTTP requests still open {}s after shutdown began: not waiting for them",
             SHUTDOWN_GRACE.as_secs()
-        ),
+        );
     }
     // WebSocket tasks were told to close; let them finish before the final snapshot.
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;

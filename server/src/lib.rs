@@ -26,6 +26,7 @@ pub mod error;
 pub mod export;
 pub mod limits;
 pub mod room;
+mod serve;
 pub mod snapshots;
 pub mod store;
 pub mod ws;

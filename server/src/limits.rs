@@ -55,6 +55,11 @@ pub const MAX_PRIVATE_ROOMS_PER_BOARD: usize = 10_000;
 /// loop), and the sender told why with a y-protocol "permission denied" message.
 pub const MAX_DOC_BYTES: usize = 32 * 1024 * 1024;
 
+/// How long a client may take to send a request's line and headers (hyper's timeout, on
+/// since `serve.rs`): a client that sends half of them (the slowloris attack) no longer holds
+/// its connection forever. Browsers send theirs at once.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the rate limiter waits before logging again that one connection is throttled.
 pub const THROTTLE_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -67,6 +72,7 @@ pub struct Limits {
     pub connections: usize,
     pub private_rooms_per_board: usize,
     pub doc_bytes: usize,
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -78,6 +84,7 @@ impl Default for Limits {
             connections: MAX_CONNECTIONS,
             private_rooms_per_board: MAX_PRIVATE_ROOMS_PER_BOARD,
             doc_bytes: MAX_DOC_BYTES,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }

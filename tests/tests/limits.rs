@@ -6,6 +6,7 @@ use journeyboard_shared::rules::MAX_NOTE_TEXT_BYTES;
 use journeyboard_shared::{NewNote, NoteColor};
 use journeyboard_tests::yclient::ConnectError;
 use journeyboard_tests::{create_board, logs, TestServer, YClient, PATIENCE};
+use std::time::Duration;
 
 fn note(id: &str, text: &str) -> NewNote {
     NewNote {
@@ -267,4 +268,25 @@ async fn private_rooms_over_the_board_limit_are_refused_and_the_others_kept() {
     logs::wait_for(&[&board.id, "private-room limit"]).await;
     // Those who have a room keep it.
     YClient::connect(&server.private_url(&board.id, p, "ana")).await;
+}
+
+#[tokio::test]
+async fn a_request_whose_headers_never_end_is_dropped_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server =
+        TestServer::start_configured(|c| c.limits.header_read_timeout = Duration::from_secs(1))
+            .await;
+    // Half a request head, the rest never sent (slowloris).
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(PATIENCE, slow.read_to_end(&mut rest))
+        .await
+        .expect("the server closed the connection")
+        .ok();
+    // A whole request on a new connection is answered as ever.
+    let health = journeyboard_tests::http_request(server.addr, "GET", "/healthz", None).await;
+    assert_eq!(health.status, 200);
 }

@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto::upgrade::downcast;
 use std::future::Future;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -97,9 +96,9 @@ impl Handshake {
                 Ok(upgraded) => upgraded,
                 Err(e) => return failed(e.to_string()),
             };
-            // The server's connections are plain TCP streams (`axum::serve` on a
-            // `TcpListener`), so this is what the upgrade holds.
-            let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+            // The server's connections are plain TCP streams served by hyper's HTTP/1
+            // (`serve.rs`), so this is what the upgrade holds.
+            let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
                 return failed("the upgraded connection is not a TCP stream".into());
             };
             let (read, write) = parts.io.into_inner().into_split();
