@@ -178,8 +178,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(Arc::clone(&state));
-    let header_read_timeout = state.config.limits.header_read_timeout;
-    let http = crate::serve::serve(listener, app, header_read_timeout, shutdown).await;
+    let http = crate::serve::serve(listener, app, &state.config.limits, shutdown).await;
     tracing::info!("shutting down");
     let _ = state.shutdown.send(true);
     // A request that never ends (a body announced and never sent) must not hold back the

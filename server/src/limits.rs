@@ -60,6 +60,10 @@ pub const MAX_DOC_BYTES: usize = 32 * 1024 * 1024;
 /// its connection forever. Browsers send theirs at once.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a request's body may pause between two of its parts (`serve.rs`): a body
+/// announced and never sent no longer holds its connection (and a clean shutdown) forever.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the rate limiter waits before logging again that one connection is throttled.
 pub const THROTTLE_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -73,6 +77,7 @@ pub struct Limits {
     pub private_rooms_per_board: usize,
     pub doc_bytes: usize,
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -85,6 +90,7 @@ impl Default for Limits {
             private_rooms_per_board: MAX_PRIVATE_ROOMS_PER_BOARD,
             doc_bytes: MAX_DOC_BYTES,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         }
     }
 }

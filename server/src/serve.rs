@@ -1,9 +1,11 @@
-//! Serving HTTP connections: axum's `serve` loop, but with hyper's header read timeout on.
-//! `axum::serve` (0.8) installs no timer, so hyper's timeout for reading a request's head
-//! never fires: a client that sent half its headers held a connection, and its memory,
-//! forever (the slowloris attack). Otherwise as `axum::serve`: a task per connection,
-//! upgrades for WebSockets, and a graceful stop. HTTP/1 only, as before.
+//! Serving HTTP connections: axum's `serve` loop, but with read timeouts. `axum::serve`
+//! (0.8) installs no timer, so hyper's timeout for reading a request's head never fires: a
+//! client that sent half its headers held a connection, and its memory, forever (the
+//! slowloris attack); one that announced a body and never sent it, the same. Otherwise as
+//! `axum::serve`: a task per connection, upgrades for WebSockets, and a graceful stop.
+//! HTTP/1 only, as before.
 
+use crate::limits::Limits;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -12,6 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tower_http::timeout::RequestBodyTimeout;
 
 /// After an accept fails (out of file descriptors, say), wait this long before the next, as
 /// `axum::serve` does, rather than spin.
@@ -34,17 +37,20 @@ impl OpenConnections {
 }
 
 /// Serves `app` on `listener` until `stop` resolves, then returns the connections still
-/// open.
+/// open. `limits` has the read timeouts.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    header_read_timeout: Duration,
+    limits: &Limits,
     stop: impl Future<Output = ()>,
 ) -> OpenConnections {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout);
+    // A body that stops arriving fails its read (the handler answers 400), rather than
+    // waiting for the client forever.
+    let app = RequestBodyTimeout::new(app, limits.body_read_timeout);
     let (stop_connections, stopping) = watch::channel(false);
     let (alive, ended) = mpsc::channel::<()>(1);
     let mut stop = std::pin::pin!(stop);
