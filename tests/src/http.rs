@@ -124,3 +124,17 @@ pub async fn create_board(addr: SocketAddr, title: &str, template: &str) -> Crea
     assert_eq!(response.status, 201, "create board: {}", response.body);
     serde_json::from_str(&response.body).expect("created board JSON")
 }
+
+/// Opens a connection and sends a `POST /api/boards` that announces a 1,000-byte body and
+/// sends one byte of it: a request that never ends unless the server ends it.
+pub async fn start_unfinished_request(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /api/boards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{",
+        )
+        .await
+        .expect("send a request head");
+    stream
+}

@@ -293,17 +293,10 @@ async fn a_request_whose_headers_never_end_is_dropped_after_the_header_timeout()
 
 #[tokio::test]
 async fn a_body_that_stops_arriving_is_refused_after_the_body_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let server =
         TestServer::start_configured(|c| c.limits.body_read_timeout = Duration::from_secs(1)).await;
-    // A body of 1,000 bytes announced, one sent.
-    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    slow.write_all(
-        b"POST /api/boards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-          content-length: 1000\r\n\r\n{",
-    )
-    .await
-    .unwrap();
+    let mut slow = journeyboard_tests::http::start_unfinished_request(server.addr).await;
     let mut answer = vec![0u8; 1024];
     let read = tokio::time::timeout(PATIENCE, slow.read(&mut answer))
         .await

@@ -50,7 +50,6 @@ async fn a_clean_restart_restores_every_update() {
 
 #[tokio::test]
 async fn a_request_that_never_ends_does_not_hold_back_a_clean_shutdown() {
-    use tokio::io::AsyncWriteExt;
     let dir = journeyboard_tests::temp_dir("hung-request");
     let server = TestServer::start_in(&dir, Duration::from_secs(30)).await;
     let board = create_board(server.addr, "Hung request", "current-state").await;
@@ -62,13 +61,7 @@ async fn a_request_that_never_ends_does_not_hold_back_a_clean_shutdown() {
     })
     .await;
     // A body announced and never sent: the request never ends.
-    let mut hung = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    hung.write_all(
-        b"POST /api/boards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-          content-length: 1000\r\n\r\n{",
-    )
-    .await
-    .unwrap();
+    let hung = journeyboard_tests::http::start_unfinished_request(server.addr).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Before the fix the shutdown waited for that request forever.
     tokio::time::timeout(Duration::from_secs(60), server.stop())

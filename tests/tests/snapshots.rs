@@ -25,6 +25,34 @@ async fn api(
     http_request(addr, method, &format!("{path}?t={token}"), body).await
 }
 
+/// Derives a future-state board from snapshot `sid` of `board` (with the default title) and
+/// returns the new board's summary.
+async fn derive_future_state(
+    server: &TestServer,
+    board: &CreatedBoard,
+    sid: &str,
+) -> serde_json::Value {
+    let derived = api(
+        server.addr,
+        "POST",
+        &format!("/api/boards/{}/snapshots/{sid}/derive", board.id),
+        &board.facilitator_token,
+        Some(r#"{"template": "future-state"}"#),
+    )
+    .await;
+    assert_eq!(derived.status, 201, "{}", derived.body);
+    let derived: CreatedBoard = serde_json::from_str(&derived.body).unwrap();
+    api(
+        server.addr,
+        "GET",
+        &format!("/api/boards/{}", derived.id),
+        &derived.viewer_token,
+        None,
+    )
+    .await
+    .json()
+}
+
 async fn notes_on_server(server: &TestServer, board: &CreatedBoard) -> usize {
     let summary = api(
         server.addr,
@@ -240,25 +268,7 @@ async fn a_future_state_board_starts_from_a_current_state_snapshot() {
         .as_str()
         .unwrap()
         .to_string();
-    let derived = api(
-        server.addr,
-        "POST",
-        &format!("{base}/{sid}/derive"),
-        &board.facilitator_token,
-        Some(r#"{"template": "future-state"}"#),
-    )
-    .await;
-    assert_eq!(derived.status, 201, "{}", derived.body);
-    let derived: CreatedBoard = serde_json::from_str(&derived.body).unwrap();
-    let summary = api(
-        server.addr,
-        "GET",
-        &format!("/api/boards/{}", derived.id),
-        &derived.viewer_token,
-        None,
-    )
-    .await
-    .json();
+    let summary = derive_future_state(&server, &board, &sid).await;
     assert_eq!(summary["template"], "future-state");
     assert_eq!(summary["title"], "Today (Future state (to be))");
     assert_eq!(summary["phase"], "icebreaker");
@@ -290,25 +300,7 @@ async fn a_board_with_the_longest_title_derives_with_a_shortened_default_title()
     )
     .await;
     let sid = saved.json()["id"].as_str().unwrap().to_string();
-    let derived = api(
-        server.addr,
-        "POST",
-        &format!("{base}/{sid}/derive"),
-        &board.facilitator_token,
-        Some(r#"{"template": "future-state"}"#),
-    )
-    .await;
-    assert_eq!(derived.status, 201, "{}", derived.body);
-    let derived: CreatedBoard = serde_json::from_str(&derived.body).unwrap();
-    let summary = api(
-        server.addr,
-        "GET",
-        &format!("/api/boards/{}", derived.id),
-        &derived.viewer_token,
-        None,
-    )
-    .await
-    .json();
+    let summary = derive_future_state(&server, &board, &sid).await;
     let derived_title = summary["title"].as_str().unwrap();
     assert_eq!(derived_title.chars().count(), 200, "{derived_title}");
     let shortened = derived_title
