@@ -39,7 +39,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use track::micros;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
-use yrs::{Any, Doc, GetString, ReadTxn, StateVector, TextRef, Transact, Update};
+use yrs::{Any, Doc, ReadTxn, StateVector, Transact, Update};
 
 /// What the coordinator asks every client of a shape to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,12 +307,6 @@ pub fn doc_state(doc: &Doc) -> (Any, Vec<(u64, u32)>) {
         .collect();
     sv.sort_unstable();
     (json, sv)
-}
-
-/// The text of a note, for sanity checks.
-#[allow(dead_code)]
-pub fn text_of(doc: &Doc, text: &TextRef) -> String {
-    text.get_string(&doc.transact())
 }
 
 pub fn rand_u64() -> u64 {

@@ -4,7 +4,7 @@
 //! with ratios (absolute times drift on a shared machine; ratios from one run hold better).
 //!
 //! ```sh
-//! cargo run --release -p journeyboard-bench -- --quick    # about 1.5 minutes
+//! cargo run --release -p journeyboard-bench -- --quick    # about two minutes
 //! cargo run --release -p journeyboard-bench               # the full run, about 6 minutes
 //! ```
 //!

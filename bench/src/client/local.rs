@@ -26,6 +26,8 @@ pub(super) struct Local {
 impl Local {
     /// An empty document under a random client id.
     pub(super) fn new() -> Local {
+        // 53 bits, as in Yjs: a client id must survive a JavaScript number (the Node
+        // server and JS peers read it as one).
         let doc = Doc::with_client_id(rand_u64() & ((1 << 53) - 1));
         let client = doc.client_id().get();
         Local {
