@@ -3,7 +3,7 @@
 //!
 //! Roots:
 //! - `board` (Y.Map): `title`, `template`, `phase`, `schema_version`, `created_at` and the
-//!   facilitator's workshop settings (see [`workshop`]).
+//!   facilitator's workshop settings (see `workshop.rs`).
 //! - `stages`, `lanes` (Y.Array of Y.Map): `id`, `title` (lanes also `kind`).
 //! - `notes` (Y.Map): note id -> Y.Map with `id`, `text` (Y.Text), `stage`, `lane`, `color`,
 //!   `author`, `author_id`, `area`, `channel`, `touchpoint`, `created_at`.

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use yrs::{Any, In, Map, MapPrelim, MapRef, Out, ReadTxn, TransactionMut};
 
 /// Emotion scores range from -2 (very negative) to +2 (very positive).
-pub const EMOTION_RANGE: std::ops::RangeInclusive<i64> = -2..=2;
+const EMOTION_RANGE: std::ops::RangeInclusive<i64> = -2..=2;
 
 /// The key of one person's emotion score at one stage in the `emotions` map.
-pub fn emotion_key(author_id: &str, stage_id: &str) -> String {
+fn emotion_key(author_id: &str, stage_id: &str) -> String {
     format!("{author_id}/{stage_id}")
 }
 
