@@ -20,18 +20,26 @@
 //! that to slip content into a facilitator's (unguarded) transaction, so pending data never
 //! stays in the document: it is taken out after every apply and kept with the connection that
 //! sent it, to be retried (guarded again) with that connection's next update.
+//!
+//! This file has the guard itself (check, revert, the kept guarded state); `apply.rs` applies
+//! an update's bytes and keeps what cannot go in yet apart, and `restore.rs` writes guarded
+//! parts back by value should the undo manager fall short.
+
+mod apply;
+mod restore;
+
+pub use apply::{apply_unguarded, decode, Received};
+
+use apply::apply_in;
+use restore::restore;
 
 use crate::lock;
 use journeyboard_shared::rules::{check, Changes, Guarded, Touched, Violation};
 use journeyboard_shared::schema::BoardDoc;
 use journeyboard_shared::Role;
 use std::sync::{Arc, Mutex};
-use yrs::types::ToJson;
 use yrs::types::{Event, Events, PathSegment};
-use yrs::{
-    Any, Array, ArrayRef, DeepObservable, Doc, IdSet, In, Map, MapPrelim, MapRef, ReadTxn,
-    StateVector, Transact, TransactionMut, UndoManager, Update, WriteTxn,
-};
+use yrs::{DeepObservable, Doc, IdSet, ReadTxn, Transact, TransactionMut, UndoManager, Update};
 
 use super::protocol::is_empty_update;
 
@@ -68,202 +76,6 @@ pub enum Applied {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);
-
-/// An update yrs refused partway: why, and the encoding of what it had integrated before
-/// (yrs integrates block by block and keeps what went in).
-struct Failed {
-    error: ApplyError,
-    integrated: Vec<u8>,
-}
-
-impl Failed {
-    /// The outcome, given the updates that go with what was integrated (a revert).
-    fn into_outcome(self, reverts: Vec<Vec<u8>>) -> Result<Applied, ApplyError> {
-        let parts: Vec<Vec<u8>> = std::iter::once(self.integrated)
-            .chain(reverts)
-            .filter(|u| !is_empty_update(u))
-            .collect();
-        if parts.is_empty() {
-            return Err(self.error);
-        }
-        let delta = yrs::merge_updates_v1(&parts)
-            .map_err(|e| ApplyError(format!("merging a failed update's part: {e}")))?;
-        Ok(Applied::Broken {
-            delta,
-            error: self.error,
-        })
-    }
-}
-
-/// An update as it came from a peer: decoded, and its bytes.
-pub struct Received<'a> {
-    pub update: Update,
-    pub bytes: &'a [u8],
-}
-
-/// Applies `update` (after the connection's `pending` leftovers) in `txn` and returns the
-/// transaction's delta. What cannot be integrated yet goes back into `pending`: blocks after a
-/// gap in their client's clock (yrs would integrate them around a hole that its incremental
-/// encoding then leaves out, so they would be in the document but neither relayed nor
-/// stored), and whatever yrs itself keeps pending for a missing dependency. An update yrs
-/// refuses partway fails with what it had integrated ([`Failed`]).
-fn apply_in(
-    txn: &mut TransactionMut,
-    received: Received,
-    pending: &mut Option<Update>,
-) -> Result<Vec<u8>, Failed> {
-    let Received { update, bytes } = received;
-    let (update, merged) = match pending.take() {
-        Some(earlier) => (Update::merge_updates([earlier, update]), true),
-        None => (update, false),
-    };
-    // The state before the transaction, which yrs keeps and its encoding below uses again.
-    let fit = fit(&update, txn.before_state());
-    if fit == Fit::Gap {
-        *pending = Some(update);
-        return Ok(Update::EMPTY_V1.to_vec());
-    }
-    let result = txn.apply_update(update);
-    let missing = txn.has_missing_updates();
-    if missing {
-        *pending = txn.prune_pending();
-    }
-    if let Err(e) = result {
-        return Err(Failed {
-            error: ApplyError(e.to_string()),
-            integrated: txn.encode_update_v1(),
-        });
-    }
-    if fit == Fit::New && !merged && !missing {
-        // All of it was new and all of it went in: the delta is the update as it came.
-        // (Encoding the transaction would take the document's state vector again and diff
-        // it against the one before: about a seventh of a relay's instructions.)
-        return Ok(bytes.to_vec());
-    }
-    Ok(txn.encode_update_v1())
-}
-
-/// How an update's insertions stand against what the document has.
-#[derive(Debug, PartialEq)]
-enum Fit {
-    /// Each client's blocks go on from where the document ends: all of them are new.
-    New,
-    /// Some are known already (sent again, or overlapping what the document has), or there
-    /// are none (a deletion only, which may delete nothing new): only the encoding of what
-    /// the transaction did is the delta.
-    Known,
-    /// Some block starts after a clock its client has not reached, counting the update's own
-    /// earlier blocks.
-    Gap,
-}
-
-fn fit(update: &Update, known: &StateVector) -> Fit {
-    let insertions = update.insertions(true);
-    let mut fit = if insertions.is_empty() {
-        Fit::Known
-    } else {
-        Fit::New
-    };
-    for (client, ranges) in insertions.iter() {
-        let mut ranges: Vec<_> = ranges.iter().cloned().collect();
-        ranges.sort_by_key(|r| r.start);
-        let mut clock = known.get(client);
-        if ranges.first().is_some_and(|r| r.start < clock) {
-            fit = Fit::Known;
-        }
-        for range in &ranges {
-            if range.start > clock {
-                return Fit::Gap;
-            }
-            clock = clock.max(range.end);
-        }
-    }
-    fit
-}
-
-/// Applies an update without any check (facilitators, private rooms).
-pub fn apply_unguarded(
-    doc: &Doc,
-    update: Received,
-    pending: &mut Option<Update>,
-) -> Result<Applied, ApplyError> {
-    let delta = match apply_in(&mut doc.transact_mut(), update, pending) {
-        Ok(delta) => delta,
-        Err(failed) => return failed.into_outcome(Vec::new()),
-    };
-    Ok(if is_empty_update(&delta) {
-        Applied::Unchanged
-    } else {
-        Applied::Accepted(delta)
-    })
-}
-
-/// Writes back, by value, every guarded part `changes` changed (a second line of defence,
-/// should the undo manager ever fail to revert something: it should not).
-fn restore(view: &BoardDoc, txn: &mut TransactionMut, changes: &Changes) {
-    if let Some(board) = &changes.board {
-        restore_map(&view.board, txn, board);
-    }
-    if let Some(votes) = &changes.votes {
-        restore_map(&view.votes, txn, votes);
-    }
-    if let Some(stages) = &changes.stages {
-        restore_array(&view.stages, txn, stages);
-    }
-    if let Some(lanes) = &changes.lanes {
-        restore_array(&view.lanes, txn, lanes);
-    }
-    for (key, before) in &changes.emotions {
-        match before {
-            Some(value) => {
-                view.emotions
-                    .insert(txn, key.as_str(), In::Any(value.clone()));
-            }
-            None => {
-                view.emotions.remove(txn, key);
-            }
-        }
-    }
-}
-
-fn restore_map(map: &MapRef, txn: &mut TransactionMut, before: &Any) {
-    let Any::Map(before) = before else { return };
-    if map.to_json(txn) == Any::Map(before.clone()) {
-        return;
-    }
-    let keys: Vec<String> = map.keys(txn).map(str::to_string).collect();
-    for key in keys {
-        if !before.contains_key(&key) {
-            map.remove(txn, &key);
-        }
-    }
-    for (key, value) in before.iter() {
-        map.insert(txn, key.as_str(), In::Any(value.clone()));
-    }
-}
-
-fn restore_array(array: &ArrayRef, txn: &mut TransactionMut, before: &Any) {
-    let Any::Array(before) = before else { return };
-    if array.to_json(txn) == Any::Array(before.clone()) {
-        return;
-    }
-    let len = array.len(txn);
-    array.remove_range(txn, 0, len);
-    for item in before.iter() {
-        match item {
-            Any::Map(fields) => {
-                let prelim: MapPrelim = fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), In::Any(v.clone())))
-                    .collect();
-                array.push_back(txn, prelim);
-            }
-            other => {
-                array.push_back(txn, In::Any(other.clone()));
-            }
-        }
-    }
-}
 
 /// The document's size limit, as the guard checks an update against it.
 pub struct SizeLimit<'a> {
@@ -549,12 +361,6 @@ fn touched_keys(
             }
         }
     }
-}
-
-/// Decodes a v1 update.
-pub fn decode(bytes: &[u8]) -> Result<Received<'_>, ApplyError> {
-    let update = super::protocol::decode_update(bytes).map_err(ApplyError)?;
-    Ok(Received { update, bytes })
 }
 
 /// The full state of a doc (for tests).
