@@ -1,16 +1,19 @@
 //! Rooms as bytes in, bytes out: two in-memory peers, no sockets.
 use super::super::outbox::tests::FakeSocket;
+use super::receive::PENDING_DROPPED;
 use super::relay::{BURST_AFTER, PRESENCE_BATCH};
 use super::*;
+use crate::limits::MAX_PENDING_BYTES;
 use crate::room::PEER_QUEUE_FRAMES;
 use crate::store::{BoardMeta, MemoryStore};
 use journeyboard_shared::schema::new_board_doc;
 use journeyboard_shared::Template;
 use std::time::Duration;
+use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::Doc;
 use yrs::Text as _;
+use yrs::{Doc, StateVector};
 
 fn room() -> Arc<Room> {
     let store = Arc::new(MemoryStore::default());
