@@ -24,21 +24,29 @@
 //! (at most once every [`REOPEN_EVERY`]) and counts a new [`Store::generation`]: whatever
 //! sled had buffered but not written is gone, and the rooms write their whole documents
 //! again before their next update.
+//!
+//! This file has the store, its trees and its [`Store`] methods; `layout.rs` the keys and
+//! values above, `reopen.rs` running operations and opening the database again after a
+//! failure, and `export.rs` the whole store as one stream and back.
+
+mod export;
+mod layout;
+mod reopen;
+
+use layout::{
+    drop_covered, legacy_update_key, log_entries, log_key, snapshot_entry_key, snapshot_key,
+    split_snapshot,
+};
 
 use super::{BoardMeta, SnapshotMeta, Store, StoreError, StoredDoc};
-use crate::lock;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// How often a failed store tries to open its database again.
 pub const REOPEN_EVERY: Duration = Duration::from_secs(1);
-
-/// How long opening the store again waits for the failed database to close.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// How often sled writes its buffers to disk. Together with the flush itself this bounds how
 /// long an acknowledged update may sit only in memory (see `DURABILITY_DELAY` in the README).
@@ -47,10 +55,6 @@ pub const FLUSH_EVERY_MS: u64 = 100;
 /// sled's page cache, in bytes (its default is 1 GiB). Loaded boards live in their rooms, so
 /// the cache only serves loads, compactions and board metadata.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
-
-const SNAPSHOT_TAG: u8 = 0;
-/// Tags a log entry in `docs` (stores from before the `log` tree).
-const LEGACY_UPDATE_TAG: u8 = 1;
 
 /// A sled database with the trees described above.
 pub struct SledStore {
@@ -112,11 +116,6 @@ impl Open {
     }
 }
 
-/// The first bytes of an export stream.
-const EXPORT_MAGIC: &[u8] = b"JOURNEYBOARD-EXPORT-1\n";
-/// Marks the end of an export stream, before the entry count.
-const EXPORT_END: u8 = 0xff;
-
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -130,231 +129,14 @@ impl SledStore {
         })
     }
 
-    /// Runs `op` on the open database, reopening it first if it failed a while ago; a
-    /// backend error marks the store as failing.
-    fn using<T>(&self, op: impl FnOnce(&Open) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let result = self.current().and_then(|open| op(&open));
-        if let Err(StoreError::Backend(_)) = &result {
-            lock(&self.failing_since).get_or_insert_with(Instant::now);
-        }
-        result
-    }
-
-    /// Like [`SledStore::using`], for writes: while the store is failing and not yet due to be
-    /// opened again, a write fails at once without reaching sled. sled refuses writes after a
-    /// failure anyway, and a large value it fails to write (over 128 KiB, written to a file of
-    /// its own) leaves its log buffer unfinished, so that its next flush never returns.
-    fn writing<T>(&self, op: impl FnOnce(&Open) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if matches!(*lock(&self.failing_since), Some(at) if at.elapsed() < REOPEN_EVERY) {
-            return Err(StoreError::Backend(
-                "the store is failing (a write failed less than a second ago)".into(),
-            ));
-        }
-        self.using(op)
-    }
-
-    /// The open database: the current one, or, if the store has been failing for
-    /// [`REOPEN_EVERY`], a freshly opened one (sled's own error state never clears).
-    fn current(&self) -> Result<Arc<Open>, StoreError> {
-        let retry = matches!(*lock(&self.failing_since), Some(at) if at.elapsed() >= REOPEN_EVERY);
-        if retry {
-            self.reopen();
-        }
-        self.open
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| StoreError::Backend("the store could not be opened again".into()))
-    }
-
-    /// Drops the failed database and opens it again.
-    fn reopen(&self) {
-        let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
-        let mut failing = lock(&self.failing_since);
-        if !matches!(*failing, Some(at) if at.elapsed() >= REOPEN_EVERY) {
-            return; // another thread just did
-        }
-        // The old database must be gone before sled can lock its files again. It is dropped on
-        // a thread of its own: sled flushes on drop, and after some write failures that flush
-        // never returns. While it is stuck it holds sled's process-wide concurrency lock, which
-        // every database's writes take: one opened now (possible when the data directory was
-        // deleted and so holds no file lock) would hang every caller. So the store keeps
-        // failing until the old one has closed, which may take a restart.
-        let mut closing = lock(&self.closing);
-        let wait = match open.take() {
-            Some(old) => {
-                let (done, dropped) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    drop(old);
-                    let _ = done.send(());
-                });
-                *closing = Some(dropped);
-                CLOSE_WAIT
-            }
-            None => Duration::ZERO, // a later try: only look whether it has closed since
-        };
-        if let Some(dropped) = closing.as_ref() {
-            if let Err(RecvTimeoutError::Timeout) = dropped.recv_timeout(wait) {
-                *failing = Some(Instant::now());
-                if !wait.is_zero() {
-                    tracing::error!(
-                        "the failed store did not close within {CLOSE_WAIT:?}, so it cannot be \
-                         opened again until it does: restart the server"
-                    );
-                }
-                return;
-            }
-            *closing = None;
-        }
-        drop(closing);
-        match Open::new(&self.dir) {
-            Ok(reopened) => {
-                *open = Some(Arc::new(reopened));
-                *failing = None;
-                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                tracing::warn!(generation, "the store failed and was opened again");
-            }
-            Err(e) => {
-                *failing = Some(Instant::now());
-                tracing::error!("the store could not be opened again: {e}");
-            }
-        }
-    }
-
-    /// Reads an export stream (from [`Store::export`]) into this store, over what it holds;
-    /// fails on a truncated or foreign stream. Returns the number of entries.
-    pub fn import(&self, input: &mut dyn std::io::Read) -> Result<u64, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("export stream: {what}"));
-        let mut magic = vec![0u8; EXPORT_MAGIC.len()];
-        input
-            .read_exact(&mut magic)
-            .map_err(|_| corrupt("too short"))?;
-        if magic != EXPORT_MAGIC {
-            return Err(corrupt("not a Journeyboard export"));
-        }
-        let open = self.current()?;
-        let trees = open.trees();
-        let mut count = 0u64;
-        loop {
-            let mut tag = [0u8; 1];
-            input
-                .read_exact(&mut tag)
-                .map_err(|_| corrupt("truncated"))?;
-            if tag[0] == EXPORT_END {
-                let mut n = [0u8; 8];
-                input.read_exact(&mut n).map_err(|_| corrupt("truncated"))?;
-                if u64::from_be_bytes(n) != count {
-                    return Err(corrupt("entry count does not match"));
-                }
-                return Ok(count);
-            }
-            let tree = trees
-                .get(tag[0] as usize)
-                .ok_or_else(|| corrupt("unknown tree"))?;
-            let key = read_chunk(input).ok_or_else(|| corrupt("truncated"))?;
-            let value = read_chunk(input).ok_or_else(|| corrupt("truncated"))?;
-            tree.insert(key, value).map_err(backend)?;
-            count += 1;
-        }
-    }
-
     /// How many boards the store holds.
     pub fn board_count(&self) -> Result<usize, StoreError> {
         self.using(|s| Ok(s.boards.len()))
     }
 }
 
-fn read_chunk(input: &mut dyn std::io::Read) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    input.read_exact(&mut len).ok()?;
-    let mut chunk = vec![0u8; u32::from_be_bytes(len) as usize];
-    input.read_exact(&mut chunk).ok()?;
-    Some(chunk)
-}
-
-fn write_chunk(out: &mut dyn std::io::Write, chunk: &[u8]) -> std::io::Result<()> {
-    out.write_all(&(chunk.len() as u32).to_be_bytes())?;
-    out.write_all(chunk)
-}
-
-/// Key of a snapshot in tree `snapshots`: board id ++ snapshot id.
-fn snapshot_entry_key(board: Uuid, id: Uuid) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(board.as_bytes());
-    key[16..].copy_from_slice(id.as_bytes());
-    key
-}
-
-fn split_snapshot(value: &[u8]) -> Result<(SnapshotMeta, &[u8]), StoreError> {
-    let corrupt = || StoreError::Corrupt("snapshot entry".into());
-    let len = u32::from_be_bytes(
-        value
-            .get(..4)
-            .ok_or_else(corrupt)?
-            .try_into()
-            .map_err(|_| corrupt())?,
-    ) as usize;
-    let json = value.get(4..4 + len).ok_or_else(corrupt)?;
-    let meta =
-        serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))?;
-    Ok((meta, &value[4 + len..]))
-}
-
-/// Removes the log entries with keys in `range` in one batch.
-fn drop_covered<const N: usize>(
-    tree: &sled::Tree,
-    range: std::ops::RangeInclusive<[u8; N]>,
-) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    for entry in tree.range(range) {
-        let (key, _) = entry.map_err(backend)?;
-        batch.remove(key);
-    }
-    tree.apply_batch(batch).map_err(backend)
-}
-
 fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-fn snapshot_key(id: Uuid) -> [u8; 17] {
-    let mut key = [0u8; 17];
-    key[..16].copy_from_slice(id.as_bytes());
-    key[16] = SNAPSHOT_TAG;
-    key
-}
-
-fn log_key(id: Uuid, seq: u64) -> [u8; 24] {
-    let mut key = [0u8; 24];
-    key[..16].copy_from_slice(id.as_bytes());
-    key[16..].copy_from_slice(&seq.to_be_bytes());
-    key
-}
-
-/// A log entry's key in `docs`, where stores from before the `log` tree kept it.
-fn legacy_update_key(id: Uuid, seq: u64) -> [u8; 25] {
-    let mut key = [0u8; 25];
-    key[..16].copy_from_slice(id.as_bytes());
-    key[16] = LEGACY_UPDATE_TAG;
-    key[17..].copy_from_slice(&seq.to_be_bytes());
-    key
-}
-
-/// The log entries of board `id` in `tree` whose keys are `prefix ++ seq`, in order.
-fn log_entries(
-    tree: &sled::Tree,
-    prefix: &[u8],
-) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> {
-    let at = prefix.len();
-    tree.scan_prefix(prefix).map(move |entry| {
-        let (key, value) = entry.map_err(backend)?;
-        let seq = key
-            .get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| StoreError::Corrupt(format!("a log key of {} bytes", key.len())))?;
-        Ok((seq, value))
-    })
 }
 
 impl Store for SledStore {
@@ -522,24 +304,7 @@ impl Store for SledStore {
     /// in the copy or after it, in order (a board's log is read in sequence order and
     /// appended to in sequence order, so the copy holds a prefix of it).
     fn export(&self, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
-        self.using(|s| {
-            let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
-            let io = |e: std::io::Error| StoreError::Backend(format!("writing the export: {e}"));
-            out.write_all(EXPORT_MAGIC).map_err(io)?;
-            let mut count = 0u64;
-            for (index, tree) in s.trees().iter().enumerate() {
-                for entry in tree.iter() {
-                    let (key, value) = entry.map_err(backend)?;
-                    out.write_all(&[index as u8]).map_err(io)?;
-                    write_chunk(out, &key).map_err(io)?;
-                    write_chunk(out, &value).map_err(io)?;
-                    count += 1;
-                }
-            }
-            out.write_all(&[EXPORT_END]).map_err(io)?;
-            out.write_all(&count.to_be_bytes()).map_err(io)?;
-            Ok(count)
-        })
+        self.write_export(out)
     }
 
     fn private_rooms(&self, board: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
@@ -558,135 +323,4 @@ impl Store for SledStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_dir() -> std::path::PathBuf {
-        std::env::temp_dir().join(format!("jb-sled-{}", Uuid::new_v4()))
-    }
-
-    /// The store in `dir`, opened, with a new board whose snapshot is "s"; and its id.
-    fn store_with_a_board(dir: &Path) -> (SledStore, Uuid) {
-        let store = SledStore::open(dir).unwrap();
-        let id = Uuid::new_v4();
-        store
-            .create_board(id, &super::super::contract::meta(), b"s")
-            .unwrap();
-        (store, id)
-    }
-
-    #[test]
-    fn sled_store_keeps_the_store_contract() {
-        let dir = temp_dir();
-        super::super::contract::store_contract(&SledStore::open(&dir).unwrap());
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn an_export_imports_into_an_equal_store_and_a_truncated_one_is_refused() {
-        let (from, to) = (temp_dir(), temp_dir());
-        let source = SledStore::open(&from).unwrap();
-        super::super::contract::store_contract(&source);
-        let mut stream = Vec::new();
-        let entries = source.export(&mut stream).unwrap();
-        let copy = SledStore::open(&to).unwrap();
-        assert_eq!(copy.import(&mut stream.as_slice()).unwrap(), entries);
-        let (source_open, copy_open) = (source.current().unwrap(), copy.current().unwrap());
-        for (a, b) in source_open.trees().iter().zip(copy_open.trees()) {
-            let a: Vec<_> = a.iter().map(Result::unwrap).collect();
-            let b: Vec<_> = b.iter().map(Result::unwrap).collect();
-            assert_eq!(a, b);
-        }
-        let cut = &stream[..stream.len() - 3];
-        assert!(SledStore::open(&temp_dir())
-            .unwrap()
-            .import(&mut &cut[..])
-            .is_err());
-        let _ = std::fs::remove_dir_all(from);
-        let _ = std::fs::remove_dir_all(to);
-    }
-
-    #[test]
-    fn data_survives_reopening() {
-        let dir = temp_dir();
-        let id = {
-            let (store, id) = store_with_a_board(&dir);
-            store.append_update(id, 1, b"u1").unwrap();
-            store.flush().unwrap();
-            id
-        };
-        let store = SledStore::open(&dir).unwrap();
-        assert!(store.board_meta(id).unwrap().is_some());
-        assert_eq!(
-            store.load_doc(id).unwrap().updates,
-            vec![(1, b"u1".to_vec())]
-        );
-        drop(store);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn a_log_kept_in_docs_by_an_older_store_is_read_and_compacted_away() {
-        let dir = temp_dir();
-        let (store, id) = store_with_a_board(&dir);
-        let open = store.current().unwrap();
-        for seq in 1..=2 {
-            let update = format!("old{seq}");
-            open.docs
-                .insert(legacy_update_key(id, seq), update.as_bytes())
-                .unwrap();
-        }
-        store.append_update(id, 3, b"new3").unwrap();
-        let loaded = store.load_doc(id).unwrap();
-        assert_eq!(
-            loaded.updates,
-            vec![
-                (1, b"old1".to_vec()),
-                (2, b"old2".to_vec()),
-                (3, b"new3".to_vec())
-            ]
-        );
-        assert_eq!(loaded.next_seq(), 4);
-        store.compact(id, b"s2", 2).unwrap();
-        let compacted = store.load_doc(id).unwrap();
-        assert_eq!(compacted.updates, vec![(3, b"new3".to_vec())]);
-        assert_eq!(open.docs.len(), 1, "only the snapshot is left in docs");
-        drop((open, store));
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    /// The data directory deleted under a running store: a large value (which sled writes to
-    /// a file of its own) fails, and sled's flush of the failed database then never returns.
-    /// Opening a new database beside it would wait forever for sled's process-wide lock that
-    /// the stuck flush holds, and with it every later call; the store must fail instead.
-    #[test]
-    fn a_store_whose_directory_was_deleted_fails_and_does_not_hang() {
-        let dir = temp_dir();
-        let (store, id) = store_with_a_board(&dir);
-        store.append_update(id, 1, b"u1").unwrap();
-        store.flush().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        let large = vec![7u8; 512 * 1024];
-        assert!(store.compact(id, &large, 1).is_err(), "a large value fails");
-        std::thread::sleep(REOPEN_EVERY);
-        let store = Arc::new(store);
-        let (done, result) = std::sync::mpsc::channel();
-        let writer = Arc::clone(&store);
-        std::thread::spawn(move || {
-            let _ = done.send(writer.append_update(id, 2, b"u2"));
-            // A compaction writes a batch, which takes sled's lock exclusively.
-            let _ = done.send(writer.compact(id, b"s2", 2));
-            let _ = done.send(writer.append_update(id, 3, b"u3"));
-        });
-        let wait = CLOSE_WAIT + Duration::from_secs(10);
-        for op in ["an append", "a compaction", "the next append"] {
-            let written = result.recv_timeout(wait);
-            let written = written.unwrap_or_else(|_| panic!("{op} returns, not hangs"));
-            assert!(
-                written.is_err(),
-                "{op} fails while the failed database has not closed"
-            );
-        }
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
+mod tests;
