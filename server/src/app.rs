@@ -143,7 +143,7 @@ fn security_headers(router: Router<Arc<AppState>>, config: &Config) -> Router<Ar
         .layer(set(header::CONTENT_SECURITY_POLICY, csp))
 }
 
-/// The `Content-Security-Policy` of every response (see [`security_headers`]).
+/// The `Content-Security-Policy` of every response (see `security_headers`).
 pub fn content_security_policy(config: &Config) -> String {
     let origin = config.public_origin();
     let ws_origin = origin

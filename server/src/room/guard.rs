@@ -11,9 +11,10 @@
 //!
 //! Cost: the guard keeps the guarded state of the document up to date, re-reading only what
 //! each transaction touched (deep observers on the guarded roots say what), so a check costs
-//! about the size of the update, not of the board; facilitators' updates skip the check. The undo stack never holds more
-//! than the one update being checked (it is cleared after each), and content the update
-//! deleted is garbage-collected right after, as a plain transaction would have done.
+//! about the size of the update, not of the board; facilitators' updates skip the check.
+//! The undo stack never holds more than the one update being checked (it is cleared after
+//! each), and content the update deleted is garbage-collected right after, as a plain
+//! transaction would have done.
 //!
 //! Pending updates: an update whose causal dependencies the server lacks is kept by yrs as
 //! "pending" and integrated by whichever later update fills the gap. A participant could use

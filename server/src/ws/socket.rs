@@ -47,7 +47,7 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 
 /// The half tungstenite reads from. tungstenite also answers pings and closes by itself,
 /// into its own write buffer; those writes are dropped here, because the connection answers
-/// them through [`SocketWriter`], in order with everything else it sends.
+/// them through `SocketWriter`, in order with everything else it sends.
 pub struct ReadHalf(pub OwnedReadHalf);
 
 impl AsyncRead for ReadHalf {
