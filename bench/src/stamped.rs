@@ -73,20 +73,32 @@ impl AsyncRead for StampedTcp {
             ready!(this.inner.poll_read_ready(cx))?;
             let fd = this.inner.as_raw_fd();
             let unfilled = buf.initialize_unfilled();
+            let len = unfilled.len();
             let control = &mut this.control;
-            match this
-                .inner
-                .try_io(Interest::READABLE, || recv_stamped(fd, unfilled, control))
-            {
-                Ok((n, arrival)) => {
+            let mut read = None;
+            let result = this.inner.try_io(Interest::READABLE, || {
+                let (n, arrival) = recv_stamped(fd, unfilled, control)?;
+                read = Some((n, arrival));
+                // A read shorter than the buffer emptied the socket. Saying WouldBlock makes
+                // `try_io` clear the readiness, so the next read waits for epoll instead of
+                // making a `recvmsg` that can only fail (one per delivered frame: half the
+                // generator's `recvmsg` calls); tokio's own `TcpStream` does the same.
+                if 0 < n && n < len {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(())
+            });
+            match (read, result) {
+                (Some((n, arrival)), _) => {
                     if arrival.is_some() {
                         this.last_arrival = arrival;
                     }
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                (None, Err(e)) => return Poll::Ready(Err(e)),
+                (None, Ok(())) => unreachable!("a read that succeeded records what it read"),
             }
         }
     }
