@@ -125,7 +125,7 @@ fn grid(md: &mut String, board: &BoardData) {
                     extra.push(format!("{channel}, {}", n.touchpoint));
                 }
                 if votes > 0 {
-                    extra.push(format!("{votes} votes"));
+                    extra.push(super::votes_label(votes));
                 }
                 let _ = writeln!(md, "- {} ({})", inline(&n.text), extra.join("; "));
             }

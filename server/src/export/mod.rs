@@ -111,3 +111,23 @@ pub(crate) fn title_of<'a>(
         .find(|(i, _)| *i == id)
         .map_or(id, |(_, t)| t)
 }
+
+/// "1 vote", "3 votes": a note's votes as the report and the picture print them.
+pub(crate) fn votes_label(votes: u32) -> String {
+    if votes == 1 {
+        "1 vote".into()
+    } else {
+        format!("{votes} votes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::votes_label;
+
+    #[test]
+    fn one_vote_is_singular() {
+        assert_eq!(votes_label(1), "1 vote");
+        assert_eq!(votes_label(2), "2 votes");
+    }
+}

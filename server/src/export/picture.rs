@@ -293,7 +293,7 @@ pub fn svg(board: &BoardData) -> String {
                 let votes = board.votes.get(&note.id).copied().unwrap_or(0);
                 let mut footer = truncate(&note.author, 24);
                 if votes > 0 {
-                    footer.push_str(&format!(" · {votes} votes"));
+                    footer.push_str(&format!(" · {}", super::votes_label(votes)));
                 }
                 let _ = write!(
                     s,
