@@ -78,7 +78,7 @@ fn PrivateNote(id: String, text: String) -> impl IntoView {
     let delete_id = id.clone();
     view! {
         <article class="note note-yellow private-note" data-testid="private-note" data-id=id.clone()>
-            <textarea data-testid="note-text" class="note-text" aria-label="Private note text" node_ref=focus
+            <textarea data-testid="note-text" class="note-text" dir="auto" aria-label="Private note text" node_ref=focus
                 prop:value=text
                 on:input=move |ev| {
                     let value = event_target_value(&ev);

@@ -161,7 +161,7 @@ pub fn NoteCard(id: String, note: RwSignal<Note>) -> impl IntoView {
                     dt.set_effect_allowed("move");
                 }
             }>
-            <textarea data-testid="note-text" class="note-text" rows="3" maxlength="2000"
+            <textarea data-testid="note-text" class="note-text" rows="3" maxlength="2000" dir="auto"
                 aria-label="Note text" placeholder=move || if readonly() { "" } else { "Type here…" }
                 readonly=readonly node_ref=textarea
                 on:input=on_input
