@@ -454,7 +454,11 @@ async fn new_links_shut_out_the_old_ones() -> anyhow::Result<()> {
         .await?;
 
     fac.click("share-toggle").await?;
+    // The first click only asks (it would disconnect everyone); cancelling keeps the links.
     fac.click("rotate-links").await?;
+    fac.click("rotate-links-cancel").await?;
+    fac.click("rotate-links").await?;
+    fac.click("rotate-links-confirm").await?;
     let mut fresh = String::new();
     fac.wait_until("a new participant link", LIVE_PATIENCE, async |p| {
         fresh = p
@@ -476,6 +480,10 @@ async fn new_links_shut_out_the_old_ones() -> anyhow::Result<()> {
     .await?;
     let new = browser.session().await?;
     new.join(&fresh, "Ne").await?;
+    // The shut-out participant pastes the new link into the same tab: only the part after
+    // `#` differs, and the page must open the board with the new token.
+    old.open(&fresh).await?;
+    old.wait_for_connection("connected").await?;
     server.stop().await;
     Ok(())
 }

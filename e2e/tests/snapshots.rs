@@ -55,6 +55,7 @@ async fn save_view_restore_and_derive_from_the_snapshots_tab() -> anyhow::Result
     fac.screenshot("snapshot-side-by-side").await?;
 
     fac.click("restore-snapshot").await?;
+    fac.click("restore-snapshot-confirm").await?;
     par.wait_for_no_note(&later).await?;
     par.wait_for_note(&kept, "Kept in the snapshot", "purchase", "actions")
         .await?;

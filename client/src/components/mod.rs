@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod board_page;
+pub mod confirm;
 pub mod emotions;
 pub mod grid;
 pub mod headers;

@@ -4,6 +4,7 @@
 //! board started from a snapshot.
 
 use super::board_page::BoardCtx;
+use super::confirm::ConfirmButton;
 use super::home::navigate;
 use crate::api::{self, SnapshotMeta};
 use crate::storage;
@@ -122,7 +123,7 @@ fn SnapshotRow(
             sid.clone(),
             snapshot.name.clone(),
         );
-        move |_| {
+        move || {
             let (id, token, sid, name, reload) = (
                 id.clone(),
                 token.clone(),
@@ -170,7 +171,9 @@ fn SnapshotRow(
                 <a href=export("json") download="">"JSON"</a>
                 <a href=export("png") download="">"PNG"</a>
                 <Show when=move || ctx.can_edit_structure()>
-                    <button type="button" data-testid="restore-snapshot" on:click=restore.clone()>"Restore"</button>
+                    <ConfirmButton label="Restore" testid="restore-snapshot"
+                        warning=format!("Everyone's board goes back to “{}”: notes, stages, lanes, phase and votes. The board as it is now is kept as a snapshot first, to restore if you change your mind.", snapshot.name)
+                        confirm_label="Restore for everyone" on_confirm=restore.clone()/>
                     <button type="button" data-testid="derive-snapshot" on:click=derive.clone()>"New future-state board"</button>
                 </Show>
             </div>

@@ -2,6 +2,7 @@
 //! and (for the facilitator) the share links.
 
 use super::board_page::BoardCtx;
+use super::confirm::ConfirmButton;
 use super::join::JoinDialog;
 use crate::storage;
 use journeyboard_shared::Template;
@@ -105,7 +106,7 @@ fn SharePanel() -> impl IntoView {
     let open = RwSignal::new(storage::take_just_created(&board_id));
     let links = RwSignal::new(storage::load_links(&board_id));
     let message = RwSignal::new(None::<String>);
-    let rotate = move |_| {
+    let rotate = move || {
         let (id, token) = (ctx.board_id.get_value(), ctx.token.get_value());
         spawn_local(async move {
             match crate::api::rotate_links(&id, &token).await {
@@ -151,7 +152,9 @@ fn SharePanel() -> impl IntoView {
                             <p>"This board was created in another browser: its links are there, or make new ones here."</p>
                         }.into_any(),
                     }}
-                    <button type="button" data-testid="rotate-links" on:click=rotate>"Make new participant and viewer links"</button>
+                    <ConfirmButton label="Make new participant and viewer links" testid="rotate-links"
+                        warning="Everyone who joined with the current participant and viewer links is disconnected at once, and those links stop working. Send the new ones to everyone who should stay.".to_string()
+                        confirm_label="Make new links" on_confirm=rotate/>
                     <p class="hint" role="status">{move || message.get()}</p>
                 </div>
             </Show>
