@@ -186,7 +186,11 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         .send_keys("Too many plans to compare")
         .await?;
     let pain2 = bo
-        .add_note("purchase", "pain-points", "Hidden shipping fees")
+        .add_note(
+            "purchase",
+            "pain-points",
+            "Hidden shipping fees, https://example.com/research/CustomerJourney2026Q3FindingsFinalVersion2.pdf",
+        )
         .await?;
 
     // 5. Iteration: dot voting, then the ranked result.
@@ -223,6 +227,17 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
             && items[1][0] == "1")
     })
     .await?;
+    // A long URL in a ranked note wraps: the results panel keeps its width (it pushed the
+    // voting controls and action items out of view).
+    let overflow = fac
+        .script(
+            "const b = document.querySelector('.tab-body'); return b.scrollWidth - b.clientWidth",
+        )
+        .await?;
+    assert!(
+        overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+        "results panel overflows by {overflow}px"
+    );
     fac.press_on_note(&pain2, keys::RELEASE).await.ok();
     fac.screenshot("workshop").await?;
     server.stop().await;
