@@ -59,6 +59,15 @@ async fn save_view_restore_and_derive_from_the_snapshots_tab() -> anyhow::Result
     par.wait_for_no_note(&later).await?;
     par.wait_for_note(&kept, "Kept in the snapshot", "purchase", "actions")
         .await?;
+    // Both still see each other: a restore is a change to the board, not a new session.
+    for page in [&fac, &par] {
+        page.wait_until(
+            "both people present",
+            std::time::Duration::from_secs(3),
+            async |p| Ok(p.all_by_testid("presence-user").await?.len() == 2),
+        )
+        .await?;
+    }
 
     // A future-state board from the snapshot opens as a new board for the facilitator.
     let buttons = fac.all_by_testid("derive-snapshot").await?;
