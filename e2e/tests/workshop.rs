@@ -193,8 +193,12 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         )
         .await?;
 
-    // 5. Iteration: dot voting, then the ranked result.
+    // 5. Iteration: dot voting, then the ranked result. Leaving the walkthrough ends it.
     fac.click("phase-next").await?;
+    ana.wait_until("the walkthrough ended", LIVE_PATIENCE, async |p| {
+        Ok(p.all_by_testid("walkthrough-bar").await?.is_empty())
+    })
+    .await?;
     fac.click("tab-results").await?;
     let dots = fac.wait_for_testid("vote-dots", LIVE_PATIENCE).await?;
     dots.clear().await?;

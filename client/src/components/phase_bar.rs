@@ -23,11 +23,15 @@ pub fn PhaseBar() -> impl IntoView {
     });
     let prompts_open = RwSignal::new(false);
     // A new phase gets a fresh time box: the last phase's countdown (or "time's up") ends.
+    // Leaving the walkthrough ends it too, or its stage stays highlighted for everyone.
     let go = move |to: Option<Phase>| {
         if let Some(to) = to {
             ctx.edit(|view, txn| {
                 view.set_phase(txn, to);
                 view.set_setting(txn, key::TIMER_DEADLINE, yrs::Any::Null);
+                if to != Phase::Walkthrough {
+                    view.set_setting(txn, key::WALKTHROUGH_STAGE, "");
+                }
             });
         }
     };
