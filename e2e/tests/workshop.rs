@@ -193,6 +193,35 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         )
         .await?;
 
+    // Someone who reloads mid-walkthrough lands on the stage being walked through, beside
+    // the lane headers rather than under them.
+    for _ in 0..3 {
+        fac.click("walk-next").await?;
+    }
+    bo.wait_until("the last stage", LIVE_PATIENCE, async |p| {
+        Ok(p.attr_of("walkthrough-stage", "data-stage")
+            .await?
+            .as_deref()
+            == Some("advocacy"))
+    })
+    .await?;
+    bo.join(&participant_link, "Bo").await?;
+    bo.wait_until("the walked stage in view", LIVE_PATIENCE, async |p| {
+        let shown = p
+            .script(
+                "const h = document.querySelector('[data-testid=stage-header][data-id=purchase]');
+                 const lanes = document.querySelector('[data-testid=lane-header]');
+                 const grid = document.querySelector('.grid-scroll');
+                 if (!h || !lanes || !grid) return false;
+                 const a = h.getBoundingClientRect();
+                 return a.left >= lanes.getBoundingClientRect().right - 1
+                     && a.right <= grid.getBoundingClientRect().right + 1;",
+            )
+            .await?;
+        Ok(shown == Value::Bool(true))
+    })
+    .await?;
+
     // 5. Iteration: dot voting, then the ranked result. Leaving the walkthrough ends it.
     fac.click("phase-next").await?;
     ana.wait_until("the walkthrough ended", LIVE_PATIENCE, async |p| {

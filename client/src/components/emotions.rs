@@ -69,19 +69,27 @@ pub fn WalkthroughBar() -> impl IntoView {
             ctx.add_note(&stage, &lane);
         }
     };
-    // Everyone's view follows the facilitator's step.
+    // Everyone's view follows the facilitator's step. Also when the stages arrive (someone
+    // joining or reloading mid-walkthrough has the stage id before its column exists): after
+    // the next frame, once the grid has drawn them, and again 300 ms later, once the layout
+    // has settled (scrolled only once, a joiner's stage ended up under the lane headers).
     Effect::new(move |_| {
         let Some(stage) = current() else { return };
+        state.stages.track();
         if !ctx.following.get() {
             return;
         }
-        let selector = format!("[data-testid=stage-header][data-id=\"{stage}\"]");
-        if let Some(el) = document().query_selector(&selector).ok().flatten() {
-            let options = web_sys::ScrollIntoViewOptions::new();
-            options.set_inline(web_sys::ScrollLogicalPosition::Center);
-            options.set_block(web_sys::ScrollLogicalPosition::Nearest);
-            el.scroll_into_view_with_scroll_into_view_options(&options);
-        }
+        let scroll = move || {
+            let selector = format!("[data-testid=stage-header][data-id=\"{stage}\"]");
+            if let Some(el) = document().query_selector(&selector).ok().flatten() {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_inline(web_sys::ScrollLogicalPosition::Center);
+                options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                el.scroll_into_view_with_scroll_into_view_options(&options);
+            }
+        };
+        request_animation_frame(scroll.clone());
+        set_timeout(scroll, std::time::Duration::from_millis(300));
     });
     let visible = move || state.phase.get() == Phase::Walkthrough.as_str() || current().is_some();
     view! {
