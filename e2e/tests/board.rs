@@ -107,6 +107,20 @@ async fn a_raw_yjs_client_and_the_browser_see_each_others_notes() -> anyhow::Res
     let page = browser.session().await?;
     page.join(&link(&server, &board, &board.participant_token), "Cy")
         .await?;
+    // The blueprint's line of visibility is drawn once, above its first backstage lane.
+    page.wait_until("the line of visibility", LIVE_PATIENCE, async |p| {
+        let lines = p
+            .script(
+                "return [...document.querySelectorAll('.grid-row.below-visibility-line [data-testid=lane-header]')]
+                     .map(h => h.dataset.id)",
+            )
+            .await?;
+        Ok(lines == serde_json::json!(["processes"]))
+    })
+    .await?;
+    page.script("document.querySelector('[data-testid=lane-header][data-id=processes]').scrollIntoView({block: 'center'})")
+        .await?;
+    page.screenshot("service-blueprint").await?;
     let raw = YClient::connect(&server.ws_url(&board.id, &board.participant_token)).await;
 
     raw.edit(|view, txn| {

@@ -67,8 +67,29 @@ fn LaneRow(lane_id: String) -> impl IntoView {
     let ctx = expect_context::<BoardCtx>();
     let stages = ctx.state.stages;
     let header_id = lane_id.clone();
+    // The service blueprint's line of visibility: above it what the customer sees, below it
+    // the backstage lanes (processes, roles, systems), drawn above the first of those.
+    let visibility_id = lane_id.clone();
+    let (backstage, first_backstage) = {
+        let lanes = ctx.state.lanes;
+        let is_backstage = |kind: &str| kind.parse::<LaneKind>().is_ok_and(LaneKind::is_backstage);
+        let here = Memo::new(move |_| {
+            lanes.with(|l| {
+                let i = l.iter().position(|x| x.id == visibility_id)?;
+                let previous = i.checked_sub(1).map(|p| is_backstage(&l[p].kind));
+                Some((is_backstage(&l[i].kind), previous))
+            })
+        });
+        (
+            move || here.get().is_some_and(|(b, _)| b),
+            move || {
+                here.get()
+                    .is_some_and(|(b, previous)| b && previous != Some(true))
+            },
+        )
+    };
     view! {
-        <div class="grid-row" role="row">
+        <div class="grid-row" role="row" class:backstage=backstage class:below-visibility-line=first_backstage>
             <LaneHeader id=header_id/>
             <For each=move || stages.get() key=|s| s.id.clone() let:stage>
                 <Cell stage_id=stage.id lane_id=lane_id.clone()/>
