@@ -126,6 +126,22 @@ async fn a_whole_workshop_from_creation_to_ranked_result() -> anyhow::Result<()>
         !bo.all_by_testid("main-persona").await?.is_empty(),
         "the first persona is the main one"
     );
+    // A participant adds what the research said; the others see it on the card.
+    let research = "textarea[id$='-research']";
+    ana.wait_for_testid("persona-name", LIVE_PATIENCE).await?;
+    ana.client
+        .find(fantoccini::Locator::Css(research))
+        .await?
+        .send_keys("8 of 12 interviewees shop on their phone\t")
+        .await?;
+    bo.wait_until("the research on the card", LIVE_PATIENCE, async |p| {
+        Ok(p.script(&format!(
+            "return document.querySelector(\"{research}\").value"
+        ))
+        .await?
+            == "8 of 12 interviewees shop on their phone")
+    })
+    .await?;
 
     // 3. Touchpoints: an intended channel nobody uses yet shows as a gap.
     fac.click("phase-next").await?;

@@ -316,6 +316,10 @@ pub struct Persona {
     pub motivations: String,
     pub frustrations: String,
     pub quote: String,
+    /// What the research (interviews, surveys, analytics) said about this persona. Exports
+    /// made before the field existed lack it.
+    #[serde(default)]
+    pub research: String,
 }
 
 /// An action item decided in the iteration phase.

@@ -95,6 +95,7 @@ async fn seeded_board() -> (TestServer, CreatedBoard, YClient) {
                 avatar: "👩".into(),
                 goals: "Buy fast".into(),
                 quote: "No time!".into(),
+                research: "8 of 12 interviewees shop on their phone".into(),
                 ..Persona::default()
             },
         );
@@ -174,6 +175,7 @@ async fn markdown_report_has_every_section() {
         "**KPIs to watch:** Checkout conversion",
         "## Personas",
         "Busy parent (main persona)",
+        "- **What the research said:** 8 of 12 interviewees shop on their phone",
         "### Purchase",
         "**Pain points / barriers**",
         "Price, \"hidden\" fees and a 2nd line 😤",
@@ -308,6 +310,15 @@ async fn json_export_imports_as_an_identical_board() {
     let again = export(server.addr, &imported, "json").await.body;
     let copy: BoardData = serde_json::from_str(&again).unwrap();
     assert_eq!(copy, original);
+
+    // An export made before persona cards had `research` still imports (read as empty).
+    let mut older: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for persona in older["personas"].as_array_mut().unwrap() {
+        persona.as_object_mut().unwrap().remove("research");
+    }
+    let older = serde_json::to_string(&older).unwrap();
+    let imported = http_request(server.addr, "POST", "/api/boards/import", Some(&older)).await;
+    assert_eq!(imported.status, 201, "{}", imported.body);
 
     // Two notes with one id: one would silently replace the other.
     let mut twins = original.clone();

@@ -15,6 +15,7 @@ const FIELDS: &[(&str, &str, bool)] = &[
     (key::MOTIVATIONS, "Motivations", true),
     (key::FRUSTRATIONS, "Frustrations", true),
     (key::QUOTE, "In their words (a quote)", true),
+    (key::RESEARCH, "What the research said", true),
 ];
 
 #[component]
@@ -82,6 +83,7 @@ fn PersonaCard(id: String) -> impl IntoView {
             key::GOALS => p.goals.clone(),
             key::MOTIVATIONS => p.motivations.clone(),
             key::FRUSTRATIONS => p.frustrations.clone(),
+            key::RESEARCH => p.research.clone(),
             _ => p.quote.clone(),
         })
     };

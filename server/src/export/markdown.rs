@@ -77,6 +77,7 @@ fn personas(md: &mut String, board: &BoardData) {
             ("Goals", &p.goals),
             ("Motivations", &p.motivations),
             ("Frustrations", &p.frustrations),
+            ("What the research said", &p.research),
         ] {
             if !value.trim().is_empty() {
                 let _ = writeln!(md, "- **{label}:** {}", inline(value));

@@ -89,6 +89,7 @@ pub mod key {
     pub const MOTIVATIONS: &str = "motivations";
     pub const FRUSTRATIONS: &str = "frustrations";
     pub const QUOTE: &str = "quote";
+    pub const RESEARCH: &str = "research";
     pub const OWNER: &str = "owner";
     pub const DUE: &str = "due";
     pub const NOTE: &str = "note";

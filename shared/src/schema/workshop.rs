@@ -88,6 +88,7 @@ impl BoardDoc {
                 motivations: map_string(&m, txn, key::MOTIVATIONS),
                 frustrations: map_string(&m, txn, key::FRUSTRATIONS),
                 quote: map_string(&m, txn, key::QUOTE),
+                research: map_string(&m, txn, key::RESEARCH),
             })
             .collect();
         personas.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
@@ -107,6 +108,7 @@ impl BoardDoc {
             (key::MOTIVATIONS, In::from(p.motivations.as_str())),
             (key::FRUSTRATIONS, In::from(p.frustrations.as_str())),
             (key::QUOTE, In::from(p.quote.as_str())),
+            (key::RESEARCH, In::from(p.research.as_str())),
         ]);
         self.personas.insert(txn, p.id.as_str(), prelim);
     }
