@@ -138,7 +138,7 @@ fn Header(axis: Axis, id: String) -> impl IntoView {
                 view! {
                     <input class="header-title" type="text" maxlength="80"
                         aria-label=format!("{} title", capitalise(noun))
-                        prop:value=title on:change=rename.clone()/>
+                        title=title prop:value=title on:change=rename.clone()/>
                     <div class="header-actions">
                         <button type="button" aria-label=move || format!("Move {noun} {} {}", title(), back.1)
                             disabled=move || info.get().0 == 0
