@@ -17,6 +17,22 @@ struct World {
     guard: Guard,
 }
 
+impl World {
+    /// The participant "me" sends `update`; `pending` holds what waits for missing history.
+    fn participant_sends(&mut self, update: &[u8], pending: &mut Option<Update>) -> Applied {
+        self.guard
+            .apply(
+                &self.server,
+                &self.view,
+                Role::Participant,
+                "me",
+                decode(update).unwrap(),
+                pending,
+            )
+            .unwrap()
+    }
+}
+
 fn note(id: &str, lane: &str, author_id: &str) -> NewNote {
     NewNote {
         id: id.into(),
@@ -158,17 +174,7 @@ fn assert_refused(change: impl FnOnce(&BoardDoc, &mut TransactionMut)) -> Vec<Vi
         view.set_note_text(&mut txn, "hers", "fine");
         txn.encode_update_v1()
     };
-    let applied = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&good).unwrap(),
-            &mut None,
-        )
-        .unwrap();
+    let applied = w.participant_sends(&good, &mut None);
     assert!(matches!(applied, Applied::Accepted(_)), "{applied:?}");
     assert_eq!(json(&w.server), json(&sender));
     violations

@@ -63,17 +63,7 @@ fn pending_data_waits_with_its_connection_and_is_guarded_when_it_lands() {
     };
     // The second arrives first: it cannot be integrated yet.
     let mut pending = None;
-    let applied = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&second).unwrap(),
-            &mut pending,
-        )
-        .unwrap();
+    let applied = w.participant_sends(&second, &mut pending);
     assert!(matches!(applied, Applied::Unchanged));
     assert!(pending.is_some());
     assert!(!w.server.transact().has_missing_updates());
@@ -89,17 +79,7 @@ fn pending_data_waits_with_its_connection_and_is_guarded_when_it_lands() {
     apply_unguarded(&w.server, decode(&fac_update).unwrap(), &mut none).unwrap();
     assert!(!w.view.settings(&w.server.transact()).locked);
     // The first arrives: both land, guarded, and the phase change is refused.
-    let applied = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&first).unwrap(),
-            &mut pending,
-        )
-        .unwrap();
+    let applied = w.participant_sends(&first, &mut pending);
     assert!(matches!(applied, Applied::Refused { .. }), "{applied:?}");
     assert!(pending.is_none());
     assert!(!w.view.settings(&w.server.transact()).locked);

@@ -84,18 +84,7 @@ fn deleting_someone_elses_note_is_reverted_with_its_text() {
         view.delete_note(&mut txn, "hers");
         txn.encode_update_v1()
     };
-    let Applied::Refused { delta, .. } = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&del).unwrap(),
-            &mut None,
-        )
-        .unwrap()
-    else {
+    let Applied::Refused { delta, .. } = w.participant_sends(&del, &mut None) else {
         panic!("not refused")
     };
     apply(&sender, &delta);
@@ -106,17 +95,7 @@ fn deleting_someone_elses_note_is_reverted_with_its_text() {
         text.insert(&mut txn, 0, "still ");
         txn.encode_update_v1()
     };
-    let applied = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&edit).unwrap(),
-            &mut None,
-        )
-        .unwrap();
+    let applied = w.participant_sends(&edit, &mut None);
     assert!(matches!(applied, Applied::Accepted(_)));
     let text = w
         .view
@@ -285,31 +264,11 @@ fn allowed_updates_are_accepted_and_leave_no_undo_state() {
         view.set_emotion(&mut txn, "me", "purchase", Some(-1));
         txn.encode_update_v1()
     };
-    let applied = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&update).unwrap(),
-            &mut None,
-        )
-        .unwrap();
+    let applied = w.participant_sends(&update, &mut None);
     assert!(matches!(applied, Applied::Accepted(_)), "{applied:?}");
     assert_eq!(json(&w.server), json(&sender));
     assert!(!w.guard.undo.can_undo());
     // The same again changes nothing.
-    let again = w
-        .guard
-        .apply(
-            &w.server,
-            &w.view,
-            Role::Participant,
-            "me",
-            decode(&update).unwrap(),
-            &mut None,
-        )
-        .unwrap();
+    let again = w.participant_sends(&update, &mut None);
     assert!(matches!(again, Applied::Unchanged));
 }
