@@ -1,8 +1,9 @@
-//! Snapshots from the UI: save one, view it read-only beside the live board, change the board,
-//! restore the snapshot (everyone's board follows), and start a future-state board from it.
+//! What only the facilitator does, from the UI. Snapshots: save one, view it read-only beside
+//! the live board, change the board, restore the snapshot (everyone's board follows), and
+//! start a future-state board from it. Share links: make new ones, which shut out the old.
 
 use journeyboard_e2e::board::LIVE_PATIENCE;
-use journeyboard_e2e::{create_board, Browser, TestServer};
+use journeyboard_e2e::{create_board, Browser, CreatedBoard, TestServer};
 use serde_json::Value;
 
 #[tokio::test]
@@ -10,11 +11,12 @@ async fn save_view_restore_and_derive_from_the_snapshots_tab() -> anyhow::Result
     let browser = Browser::start().await?;
     let server = TestServer::start().await;
     let board = create_board(server.addr, "Snapshots", "current-state").await;
-    let link = |token: &str| format!("http://{}/b/{}#t={token}", server.addr, board.id);
     let fac = browser.session().await?;
     let par = browser.session().await?;
-    fac.join(&link(&board.facilitator_token), "Fa").await?;
-    par.join(&link(&board.participant_token), "Pa").await?;
+    fac.join(&link(&server, &board, &board.facilitator_token), "Fa")
+        .await?;
+    par.join(&link(&server, &board, &board.participant_token), "Pa")
+        .await?;
     let kept = fac
         .add_note("purchase", "actions", "Kept in the snapshot")
         .await?;
@@ -86,4 +88,55 @@ async fn save_view_restore_and_derive_from_the_snapshots_tab() -> anyhow::Result
     .await?;
     server.stop().await;
     Ok(())
+}
+
+#[tokio::test]
+async fn new_links_shut_out_the_old_ones() -> anyhow::Result<()> {
+    let browser = Browser::start().await?;
+    let server = TestServer::start().await;
+    let board = create_board(server.addr, "Rotate", "current-state").await;
+    let fac = browser.session().await?;
+    let old = browser.session().await?;
+    fac.join(&link(&server, &board, &board.facilitator_token), "Fa")
+        .await?;
+    old.join(&link(&server, &board, &board.participant_token), "Ol")
+        .await?;
+
+    fac.click("share-toggle").await?;
+    // The first click only asks (it would disconnect everyone); cancelling keeps the links.
+    fac.click("rotate-links").await?;
+    fac.click("rotate-links-cancel").await?;
+    fac.click("rotate-links").await?;
+    fac.click("rotate-links-confirm").await?;
+    let mut fresh = String::new();
+    fac.wait_until("a new participant link", LIVE_PATIENCE, async |p| {
+        fresh = p
+            .by_testid("share-participant")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        Ok(fresh.contains("#t=") && !fresh.ends_with(&board.participant_token))
+    })
+    .await?;
+    old.wait_until("the old link is shut out", LIVE_PATIENCE, async |p| {
+        Ok(p.by_testid("connection-status")
+            .await?
+            .text()
+            .await?
+            .contains("no longer opens"))
+    })
+    .await?;
+    let new = browser.session().await?;
+    new.join(&fresh, "Ne").await?;
+    // The shut-out participant pastes the new link into the same tab: only the part after
+    // `#` differs, and the page must open the board with the new token.
+    old.open(&fresh).await?;
+    old.wait_for_connection("connected").await?;
+    server.stop().await;
+    Ok(())
+}
+
+fn link(server: &TestServer, board: &CreatedBoard, token: &str) -> String {
+    format!("http://{}/b/{}#t={token}", server.addr, board.id)
 }
